@@ -1,0 +1,68 @@
+#include "src/hub.h"
+
+#include "src/clock.h"
+
+namespace herald {
+
+Hub::Hub(HistoryLimits limits, Metrics& metrics, size_t ring_capacity)
+    : history_(limits), metrics_(metrics), ring_(ring_capacity) {}
+
+void Hub::add_loop(LoopWaker* loop) { loops_.push_back(loop); }
+
+void Hub::on_message(MessagePtr message) {
+  const int64_t now = unix_ms();
+  history_.append(message, now);
+  if (now - last_expiry_ms_ >= 1000) {
+    history_.expire(now);
+    last_expiry_ms_ = now;
+  }
+  {
+    std::lock_guard lock(ring_mu_);
+    ring_[ring_next_ % ring_.size()] = std::move(message);
+    ++ring_next_;
+  }
+  for (auto* loop : loops_) loop->wake();
+}
+
+void Hub::on_epoch(const std::string& epoch) { history_.set_epoch(epoch); }
+
+bool Hub::read(uint64_t& next, std::vector<MessagePtr>& out) const {
+  std::lock_guard lock(ring_mu_);
+  bool complete = true;
+  if (ring_next_ - next > ring_.size()) {
+    next = ring_next_ - ring_.size();
+    complete = false;
+  }
+  for (; next < ring_next_; ++next) out.push_back(ring_[next % ring_.size()]);
+  return complete;
+}
+
+uint64_t Hub::ring_position() const {
+  std::lock_guard lock(ring_mu_);
+  return ring_next_;
+}
+
+void Hub::channel_ref(const std::string& channel) {
+  bool first = false;
+  {
+    std::lock_guard lock(refs_mu_);
+    first = refs_[channel]++ == 0;
+  }
+  if (first && broker_) broker_->channel_active(channel);
+}
+
+void Hub::channel_unref(const std::string& channel) {
+  bool last = false;
+  {
+    std::lock_guard lock(refs_mu_);
+    auto it = refs_.find(channel);
+    if (it == refs_.end()) return;
+    if (--it->second == 0) {
+      refs_.erase(it);
+      last = true;
+    }
+  }
+  if (last && broker_) broker_->channel_idle(channel);
+}
+
+}  // namespace herald

@@ -1,0 +1,7 @@
+#pragma once
+#include "transports/http/event_loop.h"
+
+namespace herald {
+// POST /api/publish, GET /healthz, GET /metrics and the static files under /.
+void install_routes(ServerContext& ctx);
+}  // namespace herald

@@ -1,0 +1,24 @@
+#include "src/server/broker_factory.h"
+
+#include <stdexcept>
+
+#include "broker/memory/broker_memory.h"
+#ifdef HERALD_WITH_RABBITMQ
+#include "broker/rabbitmq/broker_rabbitmq.h"
+#endif
+
+namespace herald {
+
+std::unique_ptr<Broker> make_broker(const Config& config) {
+  if (config.broker == "memory") return std::make_unique<MemoryBroker>();
+  if (config.broker.rfind("amqp://", 0) == 0) {
+#ifdef HERALD_WITH_RABBITMQ
+    return make_rabbit_broker(config);
+#else
+    throw std::invalid_argument("--broker: this build has no RabbitMQ support");
+#endif
+  }
+  throw std::invalid_argument("--broker: expected 'memory' or amqp://user:pass@host:port/vhost, got '" + config.broker + "'");
+}
+
+}  // namespace herald

@@ -1,0 +1,76 @@
+// herald: the push server. Parses configuration, wires the broker, the hub and the
+// HTTP loops together, and waits for SIGINT/SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "broker/memory/broker_memory.h"
+#include "src/config.h"
+#include "src/hub.h"
+#include "src/server/api_routes.h"
+#include "src/server/broker_factory.h"
+#include "transports/http/http_server.h"
+
+#ifndef HERALD_SOURCE_DIR
+#define HERALD_SOURCE_DIR "."
+#endif
+
+int main(int argc, char** argv) {
+  using namespace herald;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::cout << config_usage();
+      return 0;
+    }
+  }
+  // Signals are taken by sigwait() in main only; every thread started later inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    Config config = parse_config(argc, argv);
+    if (config.static_dir.empty()) config.static_dir = std::string(HERALD_SOURCE_DIR) + "/clients";
+    if (config.node_id.empty()) {
+      char host[256] = "herald";
+      gethostname(host, sizeof host - 1);
+      config.node_id = host;
+    }
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+    Metrics metrics;
+    Hub hub(HistoryLimits{config.history, std::chrono::seconds(config.history_age_s)}, metrics);
+    std::unique_ptr<Broker> broker = make_broker(config);
+    hub.set_broker(broker.get());
+    ServerContext ctx{config, hub, *broker, metrics, {}, {}};
+    install_routes(ctx);
+
+    HttpServer server(ctx);
+    server.start(config.listen_host, config.listen_port, config.threads);
+    broker->start(hub);
+
+    const std::string shown_host = config.listen_host == "0.0.0.0" ? "127.0.0.1" : config.listen_host;
+    std::printf("Herald %s listening on http://%s:%u/ (broker: %s)\n", config.node_id.c_str(), shown_host.c_str(),
+                server.port(), config.broker == "memory" ? "embedded" : "rabbitmq");
+    std::fflush(stdout);
+    spdlog::info("node {} up on {}:{} with {} loops", config.node_id, config.listen_host, server.port(), config.threads);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    ctx.draining = true;
+    server.stop();
+    broker->stop();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "herald: %s\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,128 @@
+#include "transports/http/conn.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+
+#include "transports/http/event_loop.h"
+
+namespace herald {
+
+Conn::Conn(EventLoop& loop, uint64_t id, int fd, std::string remote_ip, std::shared_ptr<void> peer)
+    : loop_(loop), id_(id), fd_(fd), remote_ip_(std::move(remote_ip)), peer_(std::move(peer)) {}
+
+Conn::~Conn() = default;
+
+bool Conn::write(std::string bytes) {
+  if (bytes.empty()) return !closing();
+  Chunk c;
+  c.own = std::move(bytes);
+  c.bytes = c.own;
+  return enqueue(std::move(c));
+}
+
+bool Conn::write_shared(std::shared_ptr<const void> owner, std::string_view bytes) {
+  if (bytes.empty()) return !closing();
+  return enqueue(Chunk{std::move(owner), {}, bytes});
+}
+
+bool Conn::enqueue(Chunk chunk) {
+  if (closing()) return false;
+  const size_t limit = loop_.ctx().config.max_outbox;
+  // One large answer on an empty outbox is fine; a backlog past the limit is not.
+  if (outbox_bytes_ > 0 && outbox_bytes_ + chunk.bytes.size() > limit) {
+    loop_.ctx().metrics.slow_consumer_drops++;
+    close();
+    return false;
+  }
+  outbox_bytes_ += chunk.bytes.size();
+  outbox_.push_back(std::move(chunk));
+  // A moved std::string may move its small buffer: point the view at the new home.
+  auto& back = outbox_.back();
+  if (!back.owner) back.bytes = back.own;
+  loop_.mark_dirty(*this);
+  return true;
+}
+
+Conn::FlushResult Conn::flush() {
+  constexpr size_t kMaxIov = 64;
+  while (outbox_head_ < outbox_.size()) {
+    iovec iov[kMaxIov];
+    size_t n = 0;
+    for (size_t i = outbox_head_; i < outbox_.size() && n < kMaxIov; ++i, ++n) {
+      iov[n].iov_base = const_cast<char*>(outbox_[i].bytes.data());
+      iov[n].iov_len = outbox_[i].bytes.size();
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    const ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return FlushResult::Blocked;
+      return FlushResult::Failed;
+    }
+    size_t left = static_cast<size_t>(sent);
+    outbox_bytes_ -= left;
+    while (left > 0) {
+      auto& c = outbox_[outbox_head_];
+      if (left >= c.bytes.size()) {
+        left -= c.bytes.size();
+        c = Chunk{};
+        ++outbox_head_;
+      } else {
+        c.bytes.remove_prefix(left);
+        left = 0;
+      }
+    }
+  }
+  // Idle connections should hold no buffer memory.
+  if (outbox_.capacity() > 8) {
+    std::vector<Chunk>().swap(outbox_);
+  } else {
+    outbox_.clear();
+  }
+  outbox_head_ = 0;
+  return FlushResult::Done;
+}
+
+void Conn::close() { loop_.mark_closing(*this); }
+
+void Conn::close_after_flush() {
+  if (closing()) return;
+  close_after_flush_ = true;
+  loop_.mark_dirty(*this);
+}
+
+void Conn::take_over(std::unique_ptr<ConnHandler> handler, TransportKind kind) {
+  handler_ = std::move(handler);
+  kind_ = kind;
+  if (!counted_) {
+    counted_ = true;
+    auto& m = loop_.ctx().metrics;
+    m.connections[static_cast<int>(kind)]++;
+    m.connections_total[static_cast<int>(kind)]++;
+  }
+}
+
+void Conn::release() {
+  loop_.retire(std::move(handler_));
+  if (counted_) {
+    loop_.ctx().metrics.connections[static_cast<int>(kind_)]--;
+    counted_ = false;
+  }
+  loop_.resume_requests(*this);
+}
+
+void Conn::finish_async(std::string response, bool keep_alive) {
+  awaiting_ = false;
+  write(std::move(response));
+  if (!keep_alive) {
+    close_after_flush();
+    return;
+  }
+  loop_.resume_requests(*this);
+}
+
+}  // namespace herald

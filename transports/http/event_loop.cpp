@@ -1,0 +1,273 @@
+#include "transports/http/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+
+#include "src/clock.h"
+#include "transports/http/http_response.h"
+
+namespace herald {
+namespace {
+constexpr int64_t kTickMs = 250;
+constexpr int64_t kHeaderTimeoutMs = 10000;   // a request must arrive whole within this
+constexpr int64_t kKeepAliveIdleMs = 75000;   // idle keep-alive connections are closed after
+constexpr size_t kReadChunk = 64 * 1024;
+}  // namespace
+
+EventLoop::EventLoop(size_t index, ServerContext& ctx, LoopBackend& backend)
+    : index_(index), ctx_(ctx), backend_(backend), subscriptions_(&ctx.hub) {
+  limits_.max_body_bytes = ctx.config.max_body;
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (wake_fd_ < 0 || timer_fd_ < 0) throw std::runtime_error("eventfd/timerfd failed");
+  itimerspec spec{};
+  spec.it_value.tv_nsec = kTickMs * 1000000;
+  spec.it_interval.tv_nsec = kTickMs * 1000000;
+  ::timerfd_settime(timer_fd_, 0, &spec, nullptr);
+  ring_next_ = ctx.hub.ring_position();
+  dispatched_head_ = ctx.hub.history().head();
+  now_ms_ = mono_ms();
+}
+
+EventLoop::~EventLoop() {
+  ::close(wake_fd_);
+  ::close(timer_fd_);
+}
+
+void EventLoop::attach(int fd, std::shared_ptr<void> peer, std::string remote_ip) {
+  if (fd < 0 || fd >= (1 << 24)) return;
+  if (static_cast<size_t>(fd) >= conns_.size()) conns_.resize(static_cast<size_t>(fd) + 1024);
+  const uint64_t id = (next_serial_++ << 24) | static_cast<uint64_t>(fd);
+  conns_[fd] = std::make_unique<Conn>(*this, id, fd, std::move(remote_ip), std::move(peer));
+  Conn& conn = *conns_[fd];
+  conn.last_active_ms_ = now_ms_;
+  ++conn_count_;
+  ctx_.metrics.http_connections++;
+  if (ctx_.open_connections.fetch_add(1) >= static_cast<int64_t>(ctx_.config.max_connections) || ctx_.draining) {
+    const char* why = ctx_.draining ? "the server is shutting down; retry on another node"
+                                    : "connection limit reached; retry later";
+    conn.write(http_response(503, "application/json", json_error_body("unavailable", why), false, "Retry-After: 1\r\n"));
+    conn.close_after_flush();
+  }
+}
+
+bool EventLoop::owns(int fd) const {
+  return fd >= 0 && static_cast<size_t>(fd) < conns_.size() && conns_[fd] != nullptr;
+}
+
+Conn* EventLoop::find(uint64_t id) {
+  const int fd = static_cast<int>(id & 0xFFFFFF);
+  if (!owns(fd)) return nullptr;
+  Conn* c = conns_[fd].get();
+  return c->id() == id && !c->closing_ ? c : nullptr;
+}
+
+void EventLoop::on_io(int fd, bool readable, bool writable) {
+  Conn* conn = conns_[fd].get();
+  if (writable && conn->outbox_bytes_ > 0) mark_dirty(*conn);
+  if (readable) read_from(*conn);
+}
+
+void EventLoop::read_from(Conn& conn) {
+  char buf[kReadChunk];
+  bool got = false;
+  for (;;) {
+    const ssize_t n = ::recv(conn.fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      conn.input_.append(buf, static_cast<size_t>(n));
+      got = true;
+      // Never buffer more than one largest request (or frame backlog) per peer.
+      if (conn.input_.size() > limits_.max_header_bytes + limits_.max_body_bytes + kReadChunk) break;
+      continue;
+    }
+    if (n == 0) {
+      mark_closing(conn);
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) mark_closing(conn);
+    break;
+  }
+  if (!got || conn.closing_) return;
+  conn.last_active_ms_ = now_ms_;
+  if (conn.handler_) {
+    conn.handler_->on_input(conn, conn.input_);
+  } else {
+    process_requests(conn);
+  }
+}
+
+void EventLoop::process_requests(Conn& conn) {
+  while (!conn.handler_ && !conn.awaiting_ && !conn.closing() && !conn.input_.empty()) {
+    HttpRequest req;
+    size_t consumed = 0;
+    HttpParseError err;
+    const auto status = parse_http_request(conn.input_, limits_, req, consumed, err);
+    if (status == ParseStatus::NeedMore) return;
+    if (status == ParseStatus::Error) {
+      ctx_.metrics.client_errors++;
+      conn.input_.clear();
+      conn.write(http_response(err.status, "application/json", json_error_body("bad_request", err.reason), false));
+      conn.close_after_flush();
+      return;
+    }
+    conn.input_.erase(0, consumed);
+    req.remote_ip = conn.remote_ip_;
+    ctx_.metrics.requests++;
+    if (req.method == "OPTIONS") {
+      conn.write(http_response(204, "", "", req.keep_alive(),
+                               "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                               "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n"
+                               "Access-Control-Max-Age: 86400\r\n"));
+    } else if (auto it = ctx_.routes.find(req.path); it != ctx_.routes.end()) {
+      it->second(*this, conn, req);
+    } else {
+      ctx_.fallback(*this, conn, req);
+    }
+    if (!req.keep_alive() && !conn.handler_ && !conn.awaiting_) conn.close_after_flush();
+  }
+}
+
+void EventLoop::resume_requests(Conn& conn) { resume_.push_back(conn.id_); }
+
+void EventLoop::retire(std::unique_ptr<ConnHandler> handler) {
+  if (handler) retired_.push_back(std::move(handler));
+}
+
+void EventLoop::wake() {
+  if (!wake_pending_.exchange(true)) {
+    const uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void EventLoop::post(std::function<void(EventLoop&)> task) {
+  {
+    std::lock_guard lock(posted_mu_);
+    posted_.push_back(std::move(task));
+  }
+  wake_pending_.store(false);  // make sure this wake is not swallowed
+  wake();
+}
+
+void EventLoop::on_wake() {
+  uint64_t count;
+  [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+  wake_pending_.store(false);
+  now_ms_ = mono_ms();
+
+  std::vector<std::function<void(EventLoop&)>> tasks;
+  {
+    std::lock_guard lock(posted_mu_);
+    tasks.swap(posted_);
+  }
+  for (auto& t : tasks) t(*this);
+
+  if (!ctx_.hub.read(ring_next_, batch_)) {
+    ctx_.metrics.loop_overflows++;
+    close_all_streams("fell behind the message rate");
+  }
+  for (const auto& m : batch_) {
+    subscriptions_.dispatch(m);
+    dispatched_head_ = m->cursor;
+  }
+  batch_.clear();
+}
+
+void EventLoop::close_all_streams(const char* why) {
+  (void)why;
+  for (auto& c : conns_)
+    if (c && c->handler_) c->close();
+}
+
+void EventLoop::on_timer() {
+  uint64_t expirations;
+  [[maybe_unused]] auto r = ::read(timer_fd_, &expirations, sizeof expirations);
+  now_ms_ = mono_ms();
+  for (auto& slot : conns_) {
+    Conn* c = slot.get();
+    if (!c || c->closing_) continue;
+    if (c->handler_) {
+      c->handler_->on_tick(*c, now_ms_);
+    } else if (!c->awaiting_ && !c->close_after_flush_) {
+      const int64_t idle = now_ms_ - c->last_active_ms_;
+      if (!c->input_.empty() && idle > kHeaderTimeoutMs) {
+        c->input_.clear();
+        c->write(http_response(408, "application/json",
+                               json_error_body("timeout", "the request did not arrive in time"), false));
+        c->close_after_flush();
+      } else if (c->input_.empty() && c->outbox_bytes_ == 0 && idle > kKeepAliveIdleMs) {
+        c->close();
+      }
+    }
+  }
+}
+
+void EventLoop::mark_dirty(Conn& conn) {
+  if (!conn.dirty_) {
+    conn.dirty_ = true;
+    dirty_.push_back(&conn);
+  }
+}
+
+void EventLoop::mark_closing(Conn& conn) {
+  if (!conn.closing_) {
+    conn.closing_ = true;
+    closing_.push_back(&conn);
+  }
+}
+
+void EventLoop::end_of_round() {
+  // Long-polls answer with what this round brought; parsing resumed after an answer
+  // or an async completion may take a connection over again: repeat until quiet.
+  while (!round_end_.empty() || !resume_.empty()) {
+    auto ends = std::move(round_end_);
+    round_end_.clear();
+    for (uint64_t id : ends)
+      if (Conn* c = find(id); c && c->handler_) c->handler_->on_round_end(*c);
+    auto ids = std::move(resume_);
+    resume_.clear();
+    for (uint64_t id : ids)
+      if (Conn* c = find(id)) process_requests(*c);
+  }
+  for (Conn* c : dirty_) {
+    c->dirty_ = false;
+    if (c->closing_) continue;
+    switch (c->flush()) {
+      case Conn::FlushResult::Done:
+        if (c->close_after_flush_) mark_closing(*c);
+        break;
+      case Conn::FlushResult::Blocked:
+        backend_.watch_writable(c->fd_);
+        break;
+      case Conn::FlushResult::Failed:
+        mark_closing(*c);
+        break;
+    }
+  }
+  dirty_.clear();
+  for (size_t i = 0; i < closing_.size(); ++i) finish_close(*closing_[i]);
+  closing_.clear();
+  retired_.clear();
+}
+
+void EventLoop::finish_close(Conn& conn) {
+  const int fd = conn.fd_;
+  if (conn.handler_) {
+    conn.handler_->on_closed(conn);
+    conn.handler_.reset();
+  }
+  if (conn.counted_) ctx_.metrics.connections[static_cast<int>(conn.kind_)]--;
+  ctx_.metrics.http_connections--;
+  ctx_.open_connections--;
+  --conn_count_;
+  conns_[fd].reset();
+  backend_.close_peer(fd);
+}
+
+}  // namespace herald
