@@ -117,9 +117,9 @@ class FakeXHR {
   constructor() {
     this.withCredentials = false; this.readyState = 0; this.status = 0; this.responseText = '';
     this.headers = {}; this.aborted = false;
-    FakeXHR.instances.push(this);
   }
-  open(method, url) { this.method = method; this.url = url; this.readyState = 1; }
+  // Listed from open() on: the client also creates one just to test for CORS.
+  open(method, url) { this.method = method; this.url = url; this.readyState = 1; FakeXHR.instances.push(this); }
   setRequestHeader(k, v) { this.headers[k] = v; }
   send(body) { this.body = body; }
   abort() { this.aborted = true; }
