@@ -399,7 +399,7 @@
         this._later('sync', 0, this._sync);
       }
     } else {
-      this._lost(this._active, err);    // the working transport no longer opens
+      this._lost(this._active, null);   // the working transport no longer opens (err already reported)
     }
   };
 
@@ -769,6 +769,9 @@
   var TRANSPORTS = { websocket: websocketTransport, sse: sseTransport, longpoll: longpollTransport };
 
   Herald.transports = TRANSPORTS;
+  // So `require('herald').default` and `.Herald` work as the typings declare.
+  Herald['default'] = Herald;
+  Herald.Herald = Herald;
   // Internals exposed for tests and custom transports; not a stable API.
   Herald._internal = { isNewer: isNewer, laterCursor: laterCursor, compareSeq: compareSeq, backoffDelay: backoffDelay,
     SseParser: SseParser, DEFAULTS: DEFAULTS };
