@@ -148,6 +148,14 @@
     var remembered = null;
     try { remembered = env.sessionStorage && env.sessionStorage.getItem(this._storeKey); } catch (e) { /* unavailable */ }
     this._preferred = Math.max(0, indexOf(this._order, remembered));
+    // Back online: skip the rest of the backoff wait.
+    var self = this, win = env.window;
+    if (win && win.addEventListener) {
+      this._onOnline = function () {
+        if (self._tm.retry != null && !self._active && !self._cand) { self._cancel('retry'); self._connect(); }
+      };
+      win.addEventListener('online', this._onOnline, false);
+    }
   }
 
   var P = Herald.prototype;
@@ -186,6 +194,7 @@
     if (this._closed) { return; }
     this._closed = true;
     this._stopAll();
+    if (this._onOnline) { this._env.window.removeEventListener('online', this._onOnline, false); }
     this._channels = {};
     this._setState('closed');
   };

@@ -216,3 +216,27 @@ test('sequence numbers compare as numbers, not strings, at any size', () => {
   assert.ok(isNewer('a-b-5', 'a-b-4'), 'epoch may contain dashes: seq is after the last one');
   assert.ok(isNewer('e2-1', 'e1-99'), 'other epoch: accepted');
 });
+
+test('the browser coming back online cuts the backoff wait short', () => {
+  const handlers = {};
+  const window = {
+    addEventListener: (ev, fn) => { handlers[ev] = fn; },
+    removeEventListener: (ev, fn) => { if (handlers[ev] === fn) delete handlers[ev]; },
+  };
+  const { h, clock, net } = setup();
+  const h2 = new Herald('http://herald.test', { transports: ['websocket'], backoff: { initial: 60000, max: 60000 }, timers: clock, transportFactories: h._factories, env: { window, sessionStorage: null } });
+  h2.subscribe('a', () => {});
+  clock.tick(0);
+  const before = net.opened.length;
+  net.last().sink.closed({ code: 'network' });
+  assert.strictEqual(h2.state(), 'disconnected');
+  assert.strictEqual(net.opened.length, before);
+  handlers.online();
+  assert.strictEqual(net.opened.length, before + 1);
+  assert.strictEqual(h2.state(), 'connecting');
+  handlers.online();                                  // already connecting: nothing more
+  assert.strictEqual(net.opened.length, before + 1);
+  h2.close();
+  assert.strictEqual(handlers.online, undefined, 'listener removed on close');
+  h.close();
+});
