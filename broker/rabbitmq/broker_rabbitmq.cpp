@@ -232,7 +232,8 @@ void RabbitBroker::session() {
   conn_->declare_queue(kLogChannel, options_.queue, args);
   conn_->bind_queue(kLogChannel, options_.queue, options_.exchange, "#");
   conn_->qos(kLogChannel, options_.prefetch);
-  FieldTable offset = start_offset(log_count);
+  std::string from;
+  FieldTable offset = start_offset(log_count, from);
   conn_->consume(kLogChannel, options_.queue, "herald-log", offset);
   if (log_count) known_next_offset_ = std::max<uint64_t>(known_next_offset_, *log_count);
   update_lag();
@@ -241,8 +242,8 @@ void RabbitBroker::session() {
   if (sessions_up_++ > 0) ++reconnects_;
   pipeline_.set_accepting(true);
   set_state(State::up, "connected to " + url_.redacted() + ", log '" + options_.queue + "', epoch " + epoch());
-  spdlog::info("rabbitmq: connected to {}; log '{}' epoch {}, resuming {}", url_.redacted(), options_.queue,
-               epoch(), last_offset_ ? "after offset " + std::to_string(*last_offset_) : "with warm-up");
+  spdlog::info("rabbitmq: connected to {}; log '{}' epoch {}, consuming {}", url_.redacted(), options_.queue, epoch(),
+               from);
   finish_start(StartOutcome::up, "");
   loop();
 }
@@ -256,19 +257,23 @@ FieldTable RabbitBroker::log_arguments() const {
   return args;
 }
 
-FieldTable RabbitBroker::start_offset(std::optional<uint32_t> log_count) const {
+FieldTable RabbitBroker::start_offset(std::optional<uint32_t> log_count, std::string& description) const {
   FieldTable t;
   const char* key = "x-stream-offset";
-  if (last_offset_)
+  if (last_offset_) {
     t.add(key, static_cast<int64_t>(*last_offset_ + 1));  // a cursor means "after K"
-  else if (from_first_ || !log_count)
+    description = "after offset " + std::to_string(*last_offset_);
+  } else if (from_first_ || !log_count || (options_.history_warmup > 0 && *log_count <= options_.history_warmup)) {
     t.add(key, std::string("first"));
-  else if (options_.history_warmup == 0)
+    description = "from the start of the log";
+  } else if (options_.history_warmup == 0) {
     t.add(key, std::string("next"));
-  else if (*log_count > options_.history_warmup)
-    t.add(key, static_cast<int64_t>(*log_count - options_.history_warmup));
-  else
-    t.add(key, std::string("first"));
+    description = "new messages only";
+  } else {
+    const int64_t from = static_cast<int64_t>(*log_count - options_.history_warmup);
+    t.add(key, from);
+    description = "from offset " + std::to_string(from) + " (warm-up)";
+  }
   return t;
 }
 
@@ -297,17 +302,18 @@ void RabbitBroker::establish_epoch(bool log_missing) {
     // This node is about to create the log (or there is no epoch yet): start a new
     // epoch first, so that whoever finds the log existing also finds its epoch.
     const std::string next = random_hex(12);
+    const std::string prev = chain_.current();
     own_record_id_ = node_id_ + ".epoch." + next;
     own_record_seen_ = false;
     FieldTable headers;
-    headers.add("herald-epoch", next).add("herald-prev", chain_.current());
+    headers.add("herald-epoch", next).add("herald-prev", prev);
     conn_->publish(kPublishChannel, "", epoch_queue_, own_record_id_, headers, "{}");
     ++next_publish_tag_;  // its confirm matches nothing in the pipeline and is ignored
     if (!pump_until([&] { return own_record_seen_; }, Clock::now() + options_.io_timeout))
       throw AmqpError("the epoch record written to '" + epoch_queue_ + "' did not come back");
-    spdlog::info("rabbitmq: {} log '{}': wrote epoch record {} -> {}; epoch in force: {}",
-                 log_missing ? "creating" : "no epoch for", options_.queue,
-                 chain_.current() == next ? "(won)" : "(lost to another node)", next, chain_.current());
+    spdlog::info("rabbitmq: {} log '{}': wrote epoch record '{}' -> {}, {}", log_missing ? "creating" : "no epoch for",
+                 options_.queue, prev, next,
+                 chain_.current() == next ? "in force now" : "but another node's record came first: " + chain_.current());
   }
   adopt_epoch(chain_.current(), log_missing);
 }

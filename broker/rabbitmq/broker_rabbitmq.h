@@ -110,6 +110,8 @@ class RabbitBroker final : public Broker {
   BrokerStatus status() const override;
 
   const std::string& node_id() const { return node_id_; }
+  // Second copies of republished messages dropped so far. Any thread.
+  uint64_t duplicates_dropped() const { return duplicates_.load(); }
 
  private:
   enum class State { connecting, up, down };
@@ -137,7 +139,7 @@ class RabbitBroker final : public Broker {
   void set_state(State state, std::string detail);
   void finish_start(StartOutcome outcome, const std::string& error);
   FieldTable log_arguments() const;
-  FieldTable start_offset(std::optional<uint32_t> log_count) const;
+  FieldTable start_offset(std::optional<uint32_t> log_count, std::string& description) const;
 
   AmqpUrl url_;
   RabbitOptions options_;
@@ -163,6 +165,7 @@ class RabbitBroker final : public Broker {
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> confirms_{0};
   std::atomic<uint64_t> lag_{0};
+  std::atomic<uint64_t> duplicates_{0};
   mutable std::mutex status_mutex_;
   std::string detail_ = "not started";  // guarded by status_mutex_
   std::string epoch_;                   // written under status_mutex_ by the connection thread only
@@ -180,7 +183,6 @@ class RabbitBroker final : public Broker {
   bool from_first_ = false;     // read the log from its start (it is new to this node)
   uint64_t known_next_offset_ = 0;
   RecentIds recent_ids_;
-  uint64_t duplicates_ = 0;
   uint64_t next_publish_tag_ = 1;
   uint64_t last_delivery_tag_ = 0;
   uint32_t unacked_ = 0;

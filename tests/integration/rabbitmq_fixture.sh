@@ -16,6 +16,7 @@
 #   stop DIR          Stop the broker (gracefully, SIGKILL if that fails) and the epmd
 #                     this fixture started. DIR is left in place; delete it yourself.
 #   status DIR        Exit 0 if the broker answers, 1 otherwise.
+#   ctl DIR ARGS...   Run rabbitmqctl against the broker, e.g. `ctl DIR list_queues`.
 #
 # Typical use from a test:
 #   dir=$(mktemp -d); port=$(rabbitmq_fixture.sh start "$dir")
@@ -40,11 +41,12 @@ RABBIT_BIN=${RABBIT_BIN:-/usr/lib/rabbitmq/bin}
 
 die() { echo "rabbitmq_fixture: $*" >&2; exit 1; }
 
-[[ $# -ge 2 ]] || die "usage: $0 start|url|halt|restart|stop|status DIR [--kill]"
+[[ $# -ge 2 ]] || die "usage: $0 start|url|halt|restart|stop|status|ctl DIR [--kill | ARGS...]"
 cmd=$1
 dir=$2
+shift 2
 kill_mode=0
-[[ ${3:-} == --kill ]] && kill_mode=1
+[[ ${1:-} == --kill ]] && kill_mode=1
 
 port_in_use() {
   # Listening or bound TCP sockets on any address count as taken.
@@ -169,5 +171,6 @@ case $cmd in
   restart) do_halt; do_start ;;
   stop) do_stop ;;
   status) ctl status >/dev/null 2>&1 ;;
+  ctl) ctl "$@" ;;
   *) die "unknown command '$cmd'" ;;
 esac

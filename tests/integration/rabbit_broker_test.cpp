@@ -1,0 +1,573 @@
+// RabbitBroker against a real RabbitMQ started by rabbitmq_fixture.sh: several broker
+// instances in one process stand for several Herald nodes sharing one log.
+#include <catch2/catch.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/rabbitmq/amqp_url.h"
+#include "broker/rabbitmq/broker_rabbitmq.h"
+
+#ifndef HERALD_SOURCE_DIR
+#error "HERALD_SOURCE_DIR must point at the repository root"
+#endif
+
+using namespace herald;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The broker for the whole run, started on first use and stopped at exit.
+class RabbitFixture {
+ public:
+  static RabbitFixture& get() {
+    static RabbitFixture fixture;
+    return fixture;
+  }
+  std::string url() const { return "amqp://guest:guest@127.0.0.1:" + port_ + "/"; }
+  void halt(bool kill) { run(std::string("halt ") + dir_ + (kill ? " --kill" : "")); }
+  void start() { run("start " + dir_); }
+  void ctl(const std::string& args) { run("ctl " + dir_ + " " + args); }
+
+  ~RabbitFixture() {
+    run("stop " + dir_, false);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+ private:
+  RabbitFixture() {
+    char tmpl[] = "/tmp/herald-rabbit-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    const auto t0 = Clock::now();
+    port_ = run("start " + dir_);
+    while (!port_.empty() && (port_.back() == '\n' || port_.back() == ' ')) port_.pop_back();
+    spdlog::info("test: RabbitMQ on port {} started in {} ms", port_, ms_since(t0));
+  }
+
+  static long ms_since(Clock::time_point t) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+  }
+
+  std::string run(const std::string& args, bool must_succeed = true) {
+    const std::string cmd = std::string(HERALD_SOURCE_DIR) + "/tests/integration/rabbitmq_fixture.sh " + args;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) throw std::runtime_error("cannot run " + cmd);
+    std::string out;
+    char buf[256];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    const int rc = pclose(p);
+    if (must_succeed && rc != 0) throw std::runtime_error(cmd + " failed with status " + std::to_string(rc));
+    return out;
+  }
+
+  std::string dir_;
+  std::string port_;
+};
+
+struct Received {
+  std::string channel;
+  std::string data;
+  int64_t ts_ms;
+};
+
+// Records what a node's broker delivers: cursor -> message, in arrival order.
+class RecordingSink : public BrokerSink {
+ public:
+  void on_message(MessagePtr m) override {
+    std::lock_guard lock(mutex_);
+    order_.push_back(m->cursor.str());
+    log_.emplace(m->cursor.str(), Received{m->channel, m->data, m->ts_ms});
+    by_data_[m->data].push_back(m->cursor.str());
+    if (last_seq_ && m->cursor.seq <= *last_seq_ && m->cursor.epoch == last_epoch_) ++out_of_order_;
+    last_seq_ = m->cursor.seq;
+    last_epoch_ = m->cursor.epoch;
+    cv_.notify_all();
+  }
+  void on_epoch(const std::string& epoch) override {
+    std::lock_guard lock(mutex_);
+    epochs_.push_back(epoch);
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mutex_);
+    return order_.size();
+  }
+  bool wait_for(size_t count, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return order_.size() >= count; });
+  }
+  // Waits until nothing has arrived for `quiet`.
+  void wait_quiet(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) const {
+    const auto end = Clock::now() + timeout;
+    size_t last = size();
+    while (Clock::now() < end) {
+      std::this_thread::sleep_for(quiet);
+      const size_t now = size();
+      if (now == last) return;
+      last = now;
+    }
+  }
+  std::map<std::string, std::string> log() const {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, std::string> out;
+    for (const auto& [cursor, r] : log_) out.emplace(cursor, r.channel + "|" + r.data);
+    return out;
+  }
+  std::map<std::string, std::vector<std::string>> by_data() const {
+    std::lock_guard lock(mutex_);
+    return by_data_;
+  }
+  std::vector<std::string> order() const {
+    std::lock_guard lock(mutex_);
+    return order_;
+  }
+  std::vector<std::string> epochs() const {
+    std::lock_guard lock(mutex_);
+    return epochs_;
+  }
+  int out_of_order() const {
+    std::lock_guard lock(mutex_);
+    return out_of_order_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable cv_;
+  std::vector<std::string> order_;
+  std::map<std::string, Received> log_;
+  std::map<std::string, std::vector<std::string>> by_data_;
+  std::vector<std::string> epochs_;
+  std::optional<uint64_t> last_seq_;
+  std::string last_epoch_;
+  int out_of_order_ = 0;
+};
+
+RabbitOptions options_for(const std::string& name) {
+  RabbitOptions o;
+  o.exchange = "test." + name;
+  o.queue = "test." + name + ".log";
+  o.start_wait = 20s;
+  return o;
+}
+
+// Publishes one batch and waits for its answer.
+PublishResult publish_sync(Broker& broker, std::vector<PublishItem> items) {
+  auto promise = std::make_shared<std::promise<PublishResult>>();
+  auto future = promise->get_future();
+  broker.publish(std::move(items), [promise](PublishResult r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(30s) != std::future_status::ready) throw std::runtime_error("publish was never answered");
+  return future.get();
+}
+
+PublishItem item(const std::string& channel, const std::string& data) {
+  const auto ts = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return PublishItem{channel, data, ts.count()};
+}
+
+// One publisher: keeps up to `window` publishes in flight on one broker and records
+// every answer.
+class Publisher {
+ public:
+  struct Outcome {
+    std::vector<std::string> datas;
+    PublishResult result;
+    Clock::time_point submitted;
+    Clock::time_point answered;
+  };
+
+  Publisher(Broker& broker, std::string name, int window, std::chrono::microseconds pause)
+      : broker_(broker), name_(std::move(name)), window_(window), pause_(pause) {}
+  ~Publisher() { stop(); }
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, 30s, [&] { return in_flight_ == 0; });
+  }
+  std::vector<Outcome> outcomes() const {
+    std::lock_guard lock(mutex_);
+    return outcomes_;
+  }
+
+ private:
+  void run() {
+    std::mt19937 rng(std::hash<std::string>()(name_));
+    uint64_t n = 0;
+    while (!stopping_) {
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return in_flight_ < window_; });
+        ++in_flight_;
+      }
+      const int batch = rng() % 8 == 0 ? 1 + static_cast<int>(rng() % 4) : 1;
+      std::vector<PublishItem> items;
+      std::vector<std::string> datas;
+      for (int i = 0; i < batch; ++i) {
+        std::string data = "{\"pub\":\"" + name_ + "\",\"n\":" + std::to_string(n++) + "}";
+        items.push_back(item("chan/" + std::to_string(rng() % 5), data));
+        datas.push_back(std::move(data));
+      }
+      const auto submitted = Clock::now();
+      broker_.publish(std::move(items), [this, datas, submitted](PublishResult r) {
+        std::lock_guard lock(mutex_);
+        outcomes_.push_back(Outcome{datas, std::move(r), submitted, Clock::now()});
+        --in_flight_;
+        cv_.notify_all();
+      });
+      std::this_thread::sleep_for(pause_);
+    }
+  }
+
+  Broker& broker_;
+  std::string name_;
+  int window_;
+  std::chrono::microseconds pause_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  int in_flight_ = 0;
+  std::vector<Outcome> outcomes_;
+};
+
+// Every ok answer's cursors name the published data in `sink`, and every message of
+// the sink appears there once.
+void check_outcomes_against(const std::vector<Publisher::Outcome>& outcomes, const RecordingSink& sink,
+                            size_t* ok_messages) {
+  const auto log = sink.log();
+  const auto by_data = sink.by_data();
+  for (const auto& [data, cursors] : by_data) {
+    INFO("data " << data);
+    CHECK(cursors.size() == 1);
+  }
+  for (const auto& o : outcomes) {
+    if (!o.result.ok) continue;
+    REQUIRE(o.result.cursors.size() == o.datas.size());
+    for (size_t i = 0; i < o.datas.size(); ++i) {
+      auto it = log.find(o.result.cursors[i].str());
+      INFO("cursor " << o.result.cursors[i].str() << " for " << o.datas[i]);
+      REQUIRE(it != log.end());
+      CHECK(it->second.substr(it->second.find('|') + 1) == o.datas[i]);
+      if (ok_messages) ++*ok_messages;
+    }
+  }
+}
+
+std::string unique_name(const std::string& base) {
+  return base + "." + std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000007);
+}
+
+}  // namespace
+
+TEST_CASE("amqp URLs are parsed with defaults and clear errors", "[rabbitmq][url]") {
+  const AmqpUrl a = parse_amqp_url("amqp://localhost");
+  CHECK(a.host == "localhost");
+  CHECK(a.port == 5672);
+  CHECK(a.user == "guest");
+  CHECK(a.password == "guest");
+  CHECK(a.vhost == "/");
+  const AmqpUrl b = parse_amqp_url("amqp://herald:s%40cret@10.0.0.2:5673/prod");
+  CHECK(b.user == "herald");
+  CHECK(b.password == "s@cret");
+  CHECK(b.port == 5673);
+  CHECK(b.vhost == "prod");
+  CHECK(parse_amqp_url("amqp://h/%2F").vhost == "/");
+  CHECK(parse_amqp_url("amqp://h/").vhost == "/");
+  CHECK(parse_amqp_url("amqp://[::1]:5000/v").host == "::1");
+  CHECK(b.redacted().find("s@cret") == std::string::npos);
+  CHECK_THROWS_WITH(parse_amqp_url("http://h"), Catch::Contains("amqp://"));
+  CHECK_THROWS_WITH(parse_amqp_url("amqp://h:99999"), Catch::Contains("port"));
+  CHECK_THROWS_WITH(parse_amqp_url("amqp://h:"), Catch::Contains("port"));
+  CHECK_THROWS_WITH(parse_amqp_url("amqp://:5672"), Catch::Contains("host"));
+  CHECK_THROWS_WITH(parse_amqp_url("amqp://h/a/b"), Catch::Contains("vhost"));
+  CHECK_THROWS_WITH(parse_amqp_url("amqps://h"), Catch::Contains("TLS"));
+  CHECK_THROWS_AS(RabbitBroker("amqp//nope"), std::invalid_argument);
+}
+
+TEST_CASE("nodes share one log: same cursors everywhere, publishers get them, late nodes warm up",
+          "[rabbitmq]") {
+  auto& rabbit = RabbitFixture::get();
+  const std::string name = unique_name("shared");
+  RecordingSink sink_a, sink_b;
+  RabbitBroker a(rabbit.url(), options_for(name));
+  RabbitBroker b(rabbit.url(), options_for(name));
+  a.start(sink_a);
+  b.start(sink_b);
+  REQUIRE(a.status().state == "up");
+  REQUIRE(b.status().state == "up");
+  REQUIRE(!a.epoch().empty());
+  CHECK(a.epoch() == b.epoch());
+  CHECK(sink_a.epochs() == std::vector<std::string>{a.epoch()});
+
+  // Two publishers on each node, concurrently.
+  const auto t0 = Clock::now();
+  std::vector<std::unique_ptr<Publisher>> pubs;
+  pubs.push_back(std::make_unique<Publisher>(a, "a0", 50, 0us));
+  pubs.push_back(std::make_unique<Publisher>(a, "a1", 50, 0us));
+  pubs.push_back(std::make_unique<Publisher>(b, "b0", 50, 0us));
+  pubs.push_back(std::make_unique<Publisher>(b, "b1", 50, 0us));
+  for (auto& p : pubs) p->start();
+  std::this_thread::sleep_for(1500ms);
+  for (auto& p : pubs) p->stop();
+  const auto publish_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+
+  std::vector<Publisher::Outcome> all;
+  size_t messages = 0;
+  for (auto& p : pubs)
+    for (auto& o : p->outcomes()) {
+      CHECK(o.result.ok);
+      if (!o.result.ok) WARN(o.result.error.message);
+      messages += o.datas.size();
+      all.push_back(o);
+    }
+  REQUIRE(messages > 500);
+  REQUIRE(sink_a.wait_for(messages, 10s));
+  REQUIRE(sink_b.wait_for(messages, 10s));
+  sink_a.wait_quiet(200ms, 5s);
+  WARN("published " << messages << " messages in " << all.size() << " calls in " << publish_ms << " ms");
+
+  CHECK(sink_a.size() == messages);
+  CHECK(sink_a.log() == sink_b.log());
+  CHECK(sink_a.out_of_order() == 0);
+  CHECK(sink_b.out_of_order() == 0);
+  size_t ok = 0;
+  check_outcomes_against(all, sink_a, &ok);
+  check_outcomes_against(all, sink_b, nullptr);
+  CHECK(ok == messages);
+  CHECK(a.status().confirms + b.status().confirms == messages);
+
+  // A third node, started later, replays about the last history_warmup messages.
+  std::this_thread::sleep_for(5s);  // the broker refreshes a stream's message count ~5 s late
+  RecordingSink sink_c;
+  auto options_c = options_for(name);
+  options_c.history_warmup = 300;
+  RabbitBroker c(rabbit.url(), options_c);
+  c.start(sink_c);
+  CHECK(c.epoch() == a.epoch());
+  REQUIRE(sink_c.wait_for(300, 10s));
+  sink_c.wait_quiet(300ms, 5s);
+  const auto log_a = sink_a.log();
+  const auto log_c = sink_c.log();
+  WARN("late node warmed up with " << log_c.size() << " of " << log_a.size() << " messages");
+  CHECK(log_c.size() >= 300);
+  CHECK(log_c.size() < log_a.size());
+  for (const auto& [cursor, m] : log_c) {
+    auto it = log_a.find(cursor);
+    REQUIRE(it != log_a.end());
+    CHECK(it->second == m);
+  }
+  CHECK(sink_c.order().back() == sink_a.order().back());
+
+  // It takes part like the others.
+  const PublishResult r = publish_sync(c, {item("late", "{\"from\":\"c\"}"), item("late", "[1,2,3]")});
+  REQUIRE(r.ok);
+  REQUIRE(r.cursors.size() == 2);
+  CHECK(r.cursors[0].seq < r.cursors[1].seq);
+  REQUIRE(sink_a.wait_for(messages + 2, 5s));
+  REQUIRE(sink_b.wait_for(messages + 2, 5s));
+  CHECK(sink_a.log().at(r.cursors[1].str()) == "late|[1,2,3]");
+  CHECK(sink_b.log().at(r.cursors[0].str()) == "late|{\"from\":\"c\"}");
+  CHECK(sink_c.log().at(r.cursors[1].str()) == "late|[1,2,3]");
+
+  // An empty publish is answered at once; after stop, publishes are refused.
+  CHECK(publish_sync(a, {}).ok);
+  c.stop();
+  const PublishResult refused = publish_sync(c, {item("x", "1")});
+  CHECK(!refused.ok);
+  CHECK(refused.error.http_status == 503);
+}
+
+TEST_CASE("broker restarts (graceful, then kill -9) while publishing lose and repeat nothing", "[rabbitmq]") {
+  auto& rabbit = RabbitFixture::get();
+  const std::string name = unique_name("restart");
+  auto options = options_for(name);
+  options.segment_size_bytes = 200'000;  // many segments: offsets skip a number at each
+  RecordingSink sink_a, sink_b;
+  RabbitBroker a(rabbit.url(), options);
+  RabbitBroker b(rabbit.url(), options);
+  a.start(sink_a);
+  b.start(sink_b);
+  const std::string epoch = a.epoch();
+  REQUIRE(!epoch.empty());
+  REQUIRE(b.epoch() == epoch);
+
+  std::vector<std::unique_ptr<Publisher>> pubs;
+  pubs.push_back(std::make_unique<Publisher>(a, "ra", 20, 2000us));
+  pubs.push_back(std::make_unique<Publisher>(b, "rb", 20, 2000us));
+  for (auto& p : pubs) p->start();
+
+  // Short drops first: RabbitMQ closes every connection, the nodes reconnect at once
+  // and send again what was in flight.
+  for (int i = 0; i < 2; ++i) {
+    std::this_thread::sleep_for(1000ms);
+    rabbit.ctl("close_all_connections --vhost / --limit 100 'test drop'");
+    const auto until = Clock::now() + 10s;
+    std::this_thread::sleep_for(100ms);
+    while ((a.status().state != "up" || b.status().state != "up") && Clock::now() < until)
+      std::this_thread::sleep_for(20ms);
+    REQUIRE(a.status().state == "up");
+    REQUIRE(b.status().state == "up");
+  }
+  const auto restarts_began = Clock::now();
+
+  struct Outage {
+    Clock::time_point down;
+    Clock::time_point back;
+  };
+  std::vector<Outage> outages;
+  for (bool kill : {false, true}) {
+    std::this_thread::sleep_for(1500ms);
+    const auto t0 = Clock::now();
+    rabbit.halt(kill);
+    const auto down = Clock::now();
+    std::this_thread::sleep_for(1500ms);
+    CHECK(a.status().state != "up");
+    CHECK(b.status().state != "up");
+    rabbit.start();
+    const auto back = Clock::now();
+    outages.push_back({down, back});
+    // Both nodes reconnect within the backoff cap.
+    const auto until = Clock::now() + 15s;
+    while ((a.status().state != "up" || b.status().state != "up") && Clock::now() < until)
+      std::this_thread::sleep_for(50ms);
+    WARN((kill ? "kill -9" : "graceful") << " restart: broker down "
+                                         << std::chrono::duration_cast<std::chrono::milliseconds>(down - t0).count()
+                                         << " ms after halt began, back after "
+                                         << std::chrono::duration_cast<std::chrono::milliseconds>(back - t0).count()
+                                         << " ms, nodes up after "
+                                         << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0)
+                                                .count()
+                                         << " ms");
+    REQUIRE(a.status().state == "up");
+    REQUIRE(b.status().state == "up");
+  }
+  std::this_thread::sleep_for(1500ms);
+  for (auto& p : pubs) p->stop();
+
+  CHECK(a.epoch() == epoch);
+  CHECK(b.epoch() == epoch);
+  CHECK(a.status().reconnects == 4);
+  CHECK(b.status().reconnects == 4);
+  CHECK(sink_a.epochs().size() == 1);
+
+  std::vector<Publisher::Outcome> all;
+  size_t ok_calls = 0, failed_calls = 0, failed_while_down = 0, ok_across_drop = 0;
+  long slowest_refusal_ms = 0;
+  for (auto& p : pubs)
+    for (auto& o : p->outcomes()) {
+      all.push_back(o);
+      const auto latency = o.answered - o.submitted;
+      if (o.result.ok) {
+        ++ok_calls;
+        if (o.submitted < restarts_began && latency > 50ms) ++ok_across_drop;
+        continue;
+      }
+      // Before the restarts, drops are short: what was in flight is sent again, never refused.
+      if (o.submitted < restarts_began) {
+        INFO(o.result.error.message);
+        CHECK(latency < 100ms);
+      }
+      ++failed_calls;
+      CHECK(o.result.error.http_status == 503);
+      CHECK(!o.result.error.message.empty());
+      for (const Outage& out : outages) {
+        // Submitted while the broker process was gone (with a margin for the nodes to notice).
+        if (o.submitted > out.down + 200ms && o.submitted < out.back) {
+          ++failed_while_down;
+          slowest_refusal_ms = std::max<long>(
+              slowest_refusal_ms,
+              std::chrono::duration_cast<std::chrono::milliseconds>(o.answered - o.submitted).count());
+        }
+      }
+    }
+  WARN(ok_calls << " publishes ok (" << ok_across_drop << " slower than 50 ms across a dropped connection), "
+                << failed_calls << " refused (" << failed_while_down << " while the broker was down, slowest answer "
+                << slowest_refusal_ms << " ms); duplicates dropped: " << a.duplicates_dropped() << " and "
+                << b.duplicates_dropped());
+  CHECK(ok_calls > 100);
+  CHECK(failed_while_down > 100);
+  CHECK(slowest_refusal_ms < 50);
+
+  // Both nodes settle on the same log, each message once, every ok publish included.
+  sink_a.wait_quiet(500ms, 15s);
+  sink_b.wait_quiet(500ms, 15s);
+  const auto log_a = sink_a.log();
+  CHECK(log_a == sink_b.log());
+  CHECK(sink_a.out_of_order() == 0);
+  CHECK(sink_b.out_of_order() == 0);
+  size_t ok_messages = 0;
+  check_outcomes_against(all, sink_a, &ok_messages);
+  check_outcomes_against(all, sink_b, nullptr);
+  WARN(ok_messages << " acknowledged messages, " << log_a.size() << " in the log");
+
+  // No gap: a node reading the whole log afresh finds exactly what they delivered.
+  RecordingSink sink_f;
+  auto options_f = options;
+  options_f.history_warmup = 10'000'000;
+  RabbitBroker f(rabbit.url(), options_f);
+  f.start(sink_f);
+  CHECK(f.epoch() == epoch);
+  sink_f.wait_for(log_a.size(), 15s);
+  sink_f.wait_quiet(300ms, 5s);
+  CHECK(sink_f.log() == log_a);
+}
+
+TEST_CASE("deleting the log starts a new epoch on every node", "[rabbitmq]") {
+  auto& rabbit = RabbitFixture::get();
+  const std::string name = unique_name("epoch");
+  RecordingSink sink_a, sink_b;
+  RabbitBroker a(rabbit.url(), options_for(name));
+  RabbitBroker b(rabbit.url(), options_for(name));
+  a.start(sink_a);
+  b.start(sink_b);
+  const std::string first = a.epoch();
+  REQUIRE(b.epoch() == first);
+  const PublishResult r1 = publish_sync(a, {item("e", "1"), item("e", "2")});
+  REQUIRE(r1.ok);
+  REQUIRE(sink_b.wait_for(2, 5s));
+
+  rabbit.ctl("delete_queue " + options_for(name).queue);
+  const auto until = Clock::now() + 20s;
+  while ((a.epoch() == first || b.epoch() == first || a.status().state != "up" || b.status().state != "up") &&
+         Clock::now() < until)
+    std::this_thread::sleep_for(50ms);
+  const std::string second = a.epoch();
+  CHECK(second != first);
+  CHECK(b.epoch() == second);
+  CHECK(sink_a.epochs() == std::vector<std::string>{first, second});
+  CHECK(sink_b.epochs() == std::vector<std::string>{first, second});
+
+  const PublishResult r2 = publish_sync(b, {item("e", "3")});
+  REQUIRE(r2.ok);
+  CHECK(r2.cursors[0].epoch == second);
+  CHECK(r2.cursors[0].seq < r1.cursors[1].seq + 5);  // offsets started again
+  REQUIRE(sink_a.wait_for(3, 5s));
+  CHECK(sink_a.log().at(r2.cursors[0].str()) == "e|3");
+
+  // A node that starts now agrees.
+  RecordingSink sink_c;
+  RabbitBroker c(rabbit.url(), options_for(name));
+  c.start(sink_c);
+  CHECK(c.epoch() == second);
+}
