@@ -225,8 +225,8 @@ void RabbitBroker::session() {
   own_record_id_.clear();
 
   conn_->declare_exchange(kLogChannel, options_.exchange, "topic");
-  const std::optional<uint32_t> log_count = conn_->queue_message_count(kProbeChannel, options_.queue);
-  establish_epoch(!log_count);
+  std::optional<uint32_t> log_count = conn_->queue_message_count(kProbeChannel, options_.queue);
+  establish_epoch(log_count);
 
   FieldTable args = log_arguments();
   conn_->declare_queue(kLogChannel, options_.queue, args);
@@ -277,7 +277,7 @@ FieldTable RabbitBroker::start_offset(std::optional<uint32_t> log_count, std::st
   return t;
 }
 
-void RabbitBroker::establish_epoch(bool log_missing) {
+void RabbitBroker::establish_epoch(std::optional<uint32_t>& log_count) {
   FieldTable args;
   args.add("x-queue-type", std::string("stream"))
       .add("x-max-length-bytes", kEpochStreamMaxBytes)
@@ -288,17 +288,33 @@ void RabbitBroker::establish_epoch(bool log_missing) {
   from_start.add("x-stream-offset", std::string("first"));
   chain_.reset();
   epoch_records_read_ = 0;
-  const auto started = Clock::now();
+  auto started = Clock::now();
   conn_->consume(kEpochChannel, epoch_queue_, "herald-epoch", from_start);
-  pump_until(
-      [&] {
-        const auto now = Clock::now();
-        return epoch_records_read_ > 0 ? now - last_epoch_record_at_ >= kEpochIdleWait
-                                       : now - started >= kEpochFirstWait;
-      },
-      started + options_.io_timeout);
+  const auto read_records = [&](std::chrono::milliseconds first_wait) {
+    pump_until(
+        [&] {
+          const auto now = Clock::now();
+          return epoch_records_read_ > 0 && last_epoch_record_at_ > started
+                     ? now - last_epoch_record_at_ >= kEpochIdleWait
+                     : now - started >= first_wait;
+        },
+        started + options_.io_timeout);
+  };
+  read_records(kEpochFirstWait);
 
-  if (chain_.current().empty() || log_missing) {
+  const bool log_missing = !log_count;
+  if (log_missing) {
+    // Another node may have found it missing too and created it meanwhile; its
+    // record was written before that, so read on a little and use it instead of
+    // starting yet another epoch.
+    log_count = conn_->queue_message_count(kProbeChannel, options_.queue);
+    if (log_count) {
+      started = Clock::now();
+      read_records(kEpochIdleWait);
+    }
+  }
+
+  if (chain_.current().empty() || !log_count) {
     // This node is about to create the log (or there is no epoch yet): start a new
     // epoch first, so that whoever finds the log existing also finds its epoch.
     const std::string next = random_hex(12);
@@ -336,7 +352,11 @@ void RabbitBroker::adopt_epoch(const std::string& epoch, bool log_recreated) {
   else
     spdlog::warn("rabbitmq: log '{}' was recreated: epoch {} replaces {}; cursors of {} are void", options_.queue,
                  epoch, previous, previous);
-  sink_->on_epoch(epoch);
+  try {
+    sink_->on_epoch(epoch);
+  } catch (const std::exception& e) {
+    spdlog::error("rabbitmq: the sink failed on the new epoch {}: {}", epoch, e.what());
+  }
 }
 
 void RabbitBroker::loop() {

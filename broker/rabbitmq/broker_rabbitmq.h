@@ -121,7 +121,7 @@ class RabbitBroker final : public Broker {
   // Connection thread.
   void run();
   void session();
-  void establish_epoch(bool log_missing);
+  void establish_epoch(std::optional<uint32_t>& log_count);
   void adopt_epoch(const std::string& epoch, bool log_recreated);
   void loop();
   bool pump_until(const std::function<bool()>& done, Clock::time_point deadline);

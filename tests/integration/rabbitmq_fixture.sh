@@ -16,6 +16,8 @@
 #   stop DIR          Stop the broker (gracefully, SIGKILL if that fails) and the epmd
 #                     this fixture started. DIR is left in place; delete it yourself.
 #   status DIR        Exit 0 if the broker answers, 1 otherwise.
+#   freeze DIR        SIGSTOP the broker: its sockets stay open but nothing answers,
+#                     as in a network partition. `thaw DIR` sends SIGCONT.
 #   ctl DIR ARGS...   Run rabbitmqctl against the broker, e.g. `ctl DIR list_queues`.
 #
 # Typical use from a test:
@@ -41,7 +43,7 @@ RABBIT_BIN=${RABBIT_BIN:-/usr/lib/rabbitmq/bin}
 
 die() { echo "rabbitmq_fixture: $*" >&2; exit 1; }
 
-[[ $# -ge 2 ]] || die "usage: $0 start|url|halt|restart|stop|status|ctl DIR [--kill | ARGS...]"
+[[ $# -ge 2 ]] || die "usage: $0 start|url|halt|restart|stop|status|freeze|thaw|ctl DIR [--kill | ARGS...]"
 cmd=$1
 dir=$2
 shift 2
@@ -142,6 +144,7 @@ do_start() {
 do_halt() {
   local pid
   pid=$(broker_pid) || return 0
+  kill -CONT "$pid" 2>/dev/null || true  # a frozen broker would never answer `stop`
   if ((kill_mode)); then
     kill -9 "$pid"
   else
@@ -172,5 +175,7 @@ case $cmd in
   stop) do_stop ;;
   status) ctl status >/dev/null 2>&1 ;;
   ctl) ctl "$@" ;;
+  freeze) pid=$(broker_pid) || die "broker in $dir is not running"; kill -STOP "$pid" ;;
+  thaw) pid=$(broker_pid) || die "broker in $dir is not running"; kill -CONT "$pid" ;;
   *) die "unknown command '$cmd'" ;;
 esac
