@@ -345,11 +345,13 @@ bool AmqpConnection::handle_frame(const amqp_frame_t& frame, AmqpEvent& event) {
     }
     case AMQP_BASIC_CANCEL_METHOD: {
       const auto* m = static_cast<const amqp_basic_cancel_t*>(decoded);
-      fail("RabbitMQ cancelled consumer '" + string_of(m->consumer_tag) + "' (its queue was deleted?)", 0);
+      // The connection itself is sound: the owner closes it politely and starts over.
+      throw AmqpError("RabbitMQ cancelled consumer '" + string_of(m->consumer_tag) + "' (its queue was deleted?)");
     }
     case AMQP_CHANNEL_CLOSE_METHOD: {
       const auto* m = static_cast<const amqp_channel_close_t*>(decoded);
-      fail("RabbitMQ closed channel " + std::to_string(ch) + ": " + string_of(m->reply_text), m->reply_code);
+      throw AmqpError("RabbitMQ closed channel " + std::to_string(ch) + ": " + string_of(m->reply_text),
+                      m->reply_code);
     }
     case AMQP_CONNECTION_CLOSE_METHOD: {
       const auto* m = static_cast<const amqp_connection_close_t*>(decoded);

@@ -126,12 +126,13 @@ void RabbitBroker::set_state(State state, std::string detail) {
   detail_ = std::move(detail);
 }
 
-void RabbitBroker::finish_start(StartOutcome outcome, const std::string& error) {
+bool RabbitBroker::finish_start(StartOutcome outcome, const std::string& error) {
   std::lock_guard lock(start_mutex_);
-  if (start_outcome_ != StartOutcome::pending) return;
+  if (start_returned_ || start_outcome_ != StartOutcome::pending) return false;
   start_outcome_ = outcome;
   start_error_ = error;
   start_cv_.notify_all();
+  return true;
 }
 
 void RabbitBroker::wake() {
@@ -179,15 +180,17 @@ void RabbitBroker::run() {
       down_since = Clock::now();
       backoff_cap = options_.backoff_initial;
     }
-    if (!ever_up && is_configuration_error(reply_code) && !start_returned_) {
+    const bool config_error = is_configuration_error(reply_code);
+    if (!ever_up && config_error && finish_start(StartOutcome::failed, error)) {
+      // start() is still waiting: it throws, and Herald does not start half-configured.
       spdlog::error("rabbitmq: {}", error);
-      finish_start(StartOutcome::failed, error);
       break;
     }
     std::uniform_int_distribution<int64_t> jitter(0, backoff_cap.count());
     const auto delay = std::chrono::milliseconds(jitter(rng));
     backoff_cap = std::min(backoff_cap * 2, options_.backoff_max);
-    spdlog::warn("rabbitmq: {}; reconnecting to {} in {} ms", error, url_.redacted(), delay.count());
+    spdlog::log(config_error ? spdlog::level::err : spdlog::level::warn, "rabbitmq: {}; reconnecting to {} in {} ms",
+                error, url_.redacted(), delay.count());
     set_state(State::down, error);
     wait_backoff(delay, down_since);
   }
@@ -257,22 +260,29 @@ FieldTable RabbitBroker::log_arguments() const {
   return args;
 }
 
-FieldTable RabbitBroker::start_offset(std::optional<uint32_t> log_count, std::string& description) const {
+FieldTable RabbitBroker::start_offset(std::optional<uint32_t> log_count, std::string& description) {
   FieldTable t;
   const char* key = "x-stream-offset";
   if (last_offset_) {
     t.add(key, static_cast<int64_t>(*last_offset_ + 1));  // a cursor means "after K"
     description = "after offset " + std::to_string(*last_offset_);
+  } else if (resume_from_) {
+    // Nothing consumed yet in this epoch: start where the previous connection started,
+    // so what was published while this node was away is not skipped.
+    t.add(key, static_cast<int64_t>(*resume_from_));
+    description = "from offset " + std::to_string(*resume_from_) + " (nothing consumed yet)";
   } else if (from_first_ || !log_count || (options_.history_warmup > 0 && *log_count <= options_.history_warmup)) {
     t.add(key, std::string("first"));
     description = "from the start of the log";
   } else if (options_.history_warmup == 0) {
     t.add(key, std::string("next"));
     description = "new messages only";
+    resume_from_ = *log_count;  // the count lags: at or before "next", never after
   } else {
     const int64_t from = static_cast<int64_t>(*log_count - options_.history_warmup);
     t.add(key, from);
     description = "from offset " + std::to_string(from) + " (warm-up)";
+    resume_from_ = static_cast<uint64_t>(from);
   }
   return t;
 }
@@ -343,6 +353,7 @@ void RabbitBroker::adopt_epoch(const std::string& epoch, bool log_recreated) {
     epoch_ = epoch;
   }
   last_offset_.reset();
+  resume_from_.reset();
   recent_ids_.clear();
   known_next_offset_ = 0;
   // A log that replaced the one this node knew is new to it: read all of it.

@@ -36,10 +36,13 @@
 //
 // Delivery. Messages carry a message-id (node id + counter); a message republished
 // after a reconnect may be stored twice, and every node drops the second copy because
-// it remembers the last `dedup_window` ids it delivered. After a reconnect a node
+// it remembers the last `dedup_window` ids it delivered. (A node whose warm-up begins
+// between the two copies delivers the second one, at its own offset; the copies are
+// seconds apart, so this needs a start in that instant.) After a reconnect a node
 // resumes at its last offset + 1. At start it begins about `history_warmup` messages
 // before the end, so its history can serve resumes at once (a passive declare's
-// message count approximates the next offset).
+// message count approximates the next offset; it lags about 5 s, so a fresh log gives
+// a little more than asked).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -102,8 +105,13 @@ class RabbitBroker final : public Broker {
   // Starts the connection thread and waits up to options.start_wait for the first
   // connection. Throws std::runtime_error when RabbitMQ refuses the configuration
   // (login, vhost, queue arguments that differ from the existing queue's); an
-  // unreachable broker is not an error: start() returns and the thread keeps trying.
+  // unreachable broker is not an error: start() returns and the thread keeps trying,
+  // epoch() stays empty and publishes get 503 until the first connection, and the
+  // sink hears on_epoch() before the first message (and again if the log is
+  // recreated).
   void start(BrokerSink& sink) override;
+  // Closes the connection politely and joins the thread (waits at most io_timeout
+  // for a broker that stopped answering); unanswered publishes get 503.
   void stop() override;
   void publish(std::vector<PublishItem> items, PublishDone done) override;
   std::string epoch() const override;
@@ -137,9 +145,10 @@ class RabbitBroker final : public Broker {
   void drain_wake();
   void wake();
   void set_state(State state, std::string detail);
-  void finish_start(StartOutcome outcome, const std::string& error);
+  // False when start() no longer waits for the outcome.
+  bool finish_start(StartOutcome outcome, const std::string& error);
   FieldTable log_arguments() const;
-  FieldTable start_offset(std::optional<uint32_t> log_count, std::string& description) const;
+  FieldTable start_offset(std::optional<uint32_t> log_count, std::string& description);
 
   AmqpUrl url_;
   RabbitOptions options_;
@@ -158,7 +167,7 @@ class RabbitBroker final : public Broker {
   std::condition_variable start_cv_;
   StartOutcome start_outcome_ = StartOutcome::pending;  // guarded by start_mutex_
   std::string start_error_;                             // guarded by start_mutex_
-  std::atomic<bool> start_returned_{false};
+  bool start_returned_ = false;                          // guarded by start_mutex_
 
   // Status, read from any thread.
   std::atomic<State> state_{State::down};
@@ -180,6 +189,7 @@ class RabbitBroker final : public Broker {
   uint64_t epoch_records_read_ = 0;
   Clock::time_point last_epoch_record_at_{};
   std::optional<uint64_t> last_offset_;  // last log offset consumed in the current epoch
+  std::optional<uint64_t> resume_from_;  // where consuming began, while nothing is consumed yet
   bool from_first_ = false;     // read the log from its start (it is new to this node)
   uint64_t known_next_offset_ = 0;
   RecentIds recent_ids_;

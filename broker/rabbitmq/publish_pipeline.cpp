@@ -239,6 +239,8 @@ void PublishPipeline::fail_call(std::shared_ptr<Call> call, const BrokerError& e
 void PublishPipeline::finish(Call& call, PublishResult result) {
   call.finished = true;
   in_pipeline_ -= call.ids.size();
+  // The call may wait in calls_ behind an older one until its deadline: keep it small.
+  call.ids = {};
   PublishDone done = std::move(call.done);
   if (done) done(std::move(result));
 }
