@@ -391,14 +391,15 @@ void RabbitBroker::loop() {
       refresh_lag();
       next_lag_refresh = now + kLagRefresh;
     }
-    // After send_publishes() the queue is empty or the unconfirmed window is full;
-    // either way nothing to do until a frame or a publish arrives.
-    if (!busy) wait_readable(idle_wait);
+    // Confirms read just now may have opened the unconfirmed window: send first.
+    const bool can_send = pipeline_.has_to_send() && pipeline_.unconfirmed() < options_.max_unconfirmed;
+    if (!busy && !can_send) wait_readable(idle_wait);
   }
 }
 
 bool RabbitBroker::pump_until(const std::function<bool()>& done, Clock::time_point deadline) {
   for (;;) {
+    drain_wake();  // publishes wait for loop(); a pending wake must not make poll() spin
     AmqpEvent event;
     while (conn_->next_event(event)) dispatch(event);
     if (done()) return true;

@@ -62,6 +62,9 @@ class PublishPipeline {
   [[nodiscard]] std::optional<Outgoing> next_to_send();
   void sent(const std::string& id, uint64_t delivery_tag);
   size_t unconfirmed() const { return unconfirmed_.size(); }
+  // True when messages wait to be sent (possibly only stale entries that
+  // next_to_send() will skip).
+  bool has_to_send() const { return !to_send_.empty(); }
 
   // Publisher confirms. Return how many messages they confirmed.
   size_t acked(uint64_t delivery_tag, bool multiple);
