@@ -108,8 +108,8 @@ broker_pid() {
 }
 
 wait_gone() {
-  local pid=$1 i
-  for ((i = 0; i < 300; i++)); do
+  local pid=$1 tenths=${2:-300} i
+  for ((i = 0; i < tenths; i++)); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
@@ -160,7 +160,7 @@ do_stop() {
     pid=$(cat "$dir/epmd.pid")
     if [[ $(cat "/proc/$pid/comm" 2>/dev/null || true) == epmd ]]; then
       kill "$pid" 2>/dev/null || true
-      wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+      wait_gone "$pid" 20 || kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$dir/epmd.pid"
   fi
