@@ -13,7 +13,9 @@ std::unique_ptr<Broker> make_broker(const Config& config) {
   if (config.broker == "memory") return std::make_unique<MemoryBroker>();
   if (config.broker.rfind("amqp://", 0) == 0) {
 #ifdef HERALD_WITH_RABBITMQ
-    return make_rabbit_broker(config);
+    RabbitOptions options;
+    options.max_age = std::to_string(config.history_age_s) + "s";
+    return std::make_unique<RabbitBroker>(config.broker, options);
 #else
     throw std::invalid_argument("--broker: this build has no RabbitMQ support");
 #endif

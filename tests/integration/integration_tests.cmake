@@ -1,0 +1,17 @@
+add_library(herald_test_support STATIC ${CMAKE_CURRENT_LIST_DIR}/crowd.cpp)
+target_link_libraries(herald_test_support PUBLIC nlohmann_json::nlohmann_json PkgConfig::HTTPLIB Threads::Threads)
+
+function(herald_integration_test name)
+  add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/unit/core_main.cpp ${ARGN})
+  target_link_libraries(${name} PRIVATE herald_test_support Catch2::Catch2)
+  target_compile_definitions(${name} PRIVATE HERALD_BINARY="$<TARGET_FILE:herald>"
+                                             HERALD_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  add_dependencies(${name} herald)
+endfunction()
+
+herald_integration_test(herald_http_tests ${CMAKE_CURRENT_LIST_DIR}/http_transports_test.cpp)
+add_test(NAME http_transports COMMAND herald_http_tests)
+herald_integration_test(herald_scale_tests ${CMAKE_CURRENT_LIST_DIR}/scale_test.cpp)
+add_test(NAME scale COMMAND herald_scale_tests)
+set_tests_properties(scale PROPERTIES TIMEOUT 300)
