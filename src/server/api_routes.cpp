@@ -6,6 +6,7 @@
 #include "transports/http/http_response.h"
 #include "transports/longpoll/longpoll_transport.h"
 #include "transports/sse/sse_transport.h"
+#include "transports/websocket/websocket_transport.h"
 
 namespace herald {
 
@@ -131,6 +132,7 @@ void install_routes(ServerContext& ctx) {
   ctx.routes["/metrics"] = handle_metrics;
   ctx.routes["/sse"] = handle_sse;
   ctx.routes["/poll"] = handle_poll;
+  ctx.routes["/ws"] = handle_websocket;
   ctx.fallback = handle_static;
 }
 

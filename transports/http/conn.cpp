@@ -17,30 +17,31 @@ Conn::~Conn() = default;
 bool Conn::write(std::string bytes) {
   if (bytes.empty()) return !closing();
   Chunk c;
+  c.size = bytes.size();
   c.own = std::move(bytes);
-  c.bytes = c.own;
   return enqueue(std::move(c));
 }
 
 bool Conn::write_shared(std::shared_ptr<const void> owner, std::string_view bytes) {
   if (bytes.empty()) return !closing();
-  return enqueue(Chunk{std::move(owner), {}, bytes});
+  Chunk c;
+  c.owner = std::move(owner);
+  c.shared = bytes.data();
+  c.size = bytes.size();
+  return enqueue(std::move(c));
 }
 
 bool Conn::enqueue(Chunk chunk) {
   if (closing()) return false;
   const size_t limit = loop_.ctx().config.max_outbox;
   // One large answer on an empty outbox is fine; a backlog past the limit is not.
-  if (outbox_bytes_ > 0 && outbox_bytes_ + chunk.bytes.size() > limit) {
+  if (outbox_bytes_ > 0 && outbox_bytes_ + chunk.size > limit) {
     loop_.ctx().metrics.slow_consumer_drops++;
     close();
     return false;
   }
-  outbox_bytes_ += chunk.bytes.size();
+  outbox_bytes_ += chunk.size;
   outbox_.push_back(std::move(chunk));
-  // A moved std::string may move its small buffer: point the view at the new home.
-  auto& back = outbox_.back();
-  if (!back.owner) back.bytes = back.own;
   loop_.mark_dirty(*this);
   return true;
 }
@@ -51,8 +52,8 @@ Conn::FlushResult Conn::flush() {
     iovec iov[kMaxIov];
     size_t n = 0;
     for (size_t i = outbox_head_; i < outbox_.size() && n < kMaxIov; ++i, ++n) {
-      iov[n].iov_base = const_cast<char*>(outbox_[i].bytes.data());
-      iov[n].iov_len = outbox_[i].bytes.size();
+      iov[n].iov_base = const_cast<char*>(outbox_[i].data());
+      iov[n].iov_len = outbox_[i].left();
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -67,12 +68,12 @@ Conn::FlushResult Conn::flush() {
     outbox_bytes_ -= left;
     while (left > 0) {
       auto& c = outbox_[outbox_head_];
-      if (left >= c.bytes.size()) {
-        left -= c.bytes.size();
+      if (left >= c.left()) {
+        left -= c.left();
         c = Chunk{};
         ++outbox_head_;
       } else {
-        c.bytes.remove_prefix(left);
+        c.sent += left;
         left = 0;
       }
     }
@@ -92,6 +93,11 @@ void Conn::close() { loop_.mark_closing(*this); }
 void Conn::close_after_flush() {
   if (closing()) return;
   close_after_flush_ = true;
+  loop_.mark_dirty(*this);
+}
+
+void Conn::half_close_after_flush() {
+  half_close_after_flush_ = true;
   loop_.mark_dirty(*this);
 }
 

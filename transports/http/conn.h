@@ -54,6 +54,9 @@ class Conn {
 
   void close();              // drop the outbox and close at the end of this round
   void close_after_flush();  // close once everything queued is written
+  // Once everything queued is written, end our direction (FIN) but keep reading, so
+  // the peer's last bytes are consumed and the close never turns into a reset.
+  void half_close_after_flush();
   [[nodiscard]] bool closing() const { return closing_ || close_after_flush_; }
 
   // Hand the connection to a long-lived protocol; HTTP parsing stops.
@@ -69,9 +72,14 @@ class Conn {
  private:
   friend class EventLoop;
   struct Chunk {
-    std::shared_ptr<const void> owner;  // null when `own` holds the bytes
+    std::shared_ptr<const void> owner;  // keeps `shared` alive; null when `own` holds the bytes
     std::string own;
-    std::string_view bytes;
+    const char* shared = nullptr;
+    size_t size = 0;
+    size_t sent = 0;
+    // Computed, not stored: a small `own` string moves its bytes when the vector grows.
+    const char* data() const { return (shared ? shared : own.data()) + sent; }
+    size_t left() const { return size - sent; }
   };
   bool enqueue(Chunk chunk);
   enum class FlushResult { Done, Blocked, Failed };
@@ -93,6 +101,8 @@ class Conn {
   bool dirty_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;
+  bool half_close_after_flush_ = false;
+  bool half_closed_ = false;
   bool counted_ = false;  // counted in a transport's connection gauge
 };
 

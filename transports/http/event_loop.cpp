@@ -131,6 +131,8 @@ void EventLoop::process_requests(Conn& conn) {
     }
     if (!req.keep_alive() && !conn.handler_ && !conn.awaiting_) conn.close_after_flush();
   }
+  // Bytes that followed a take-over request (a WebSocket frame in the handshake's packet).
+  if (conn.handler_ && !conn.input_.empty() && !conn.closing()) conn.handler_->on_input(conn, conn.input_);
 }
 
 void EventLoop::resume_requests(Conn& conn) { resume_.push_back(conn.id_); }
@@ -240,7 +242,12 @@ void EventLoop::end_of_round() {
     if (c->closing_) continue;
     switch (c->flush()) {
       case Conn::FlushResult::Done:
-        if (c->close_after_flush_) mark_closing(*c);
+        if (c->close_after_flush_) {
+          mark_closing(*c);
+        } else if (c->half_close_after_flush_ && !c->half_closed_) {
+          c->half_closed_ = true;
+          ::shutdown(c->fd_, SHUT_WR);
+        }
         break;
       case Conn::FlushResult::Blocked:
         backend_.watch_writable(c->fd_);

@@ -1,0 +1,45 @@
+#pragma once
+// One WebSocket connection after the handshake: frames in through the codec, Herald
+// JSON commands to the core's Session, messages out as the pre-encoded frame every
+// subscriber shares. Loop thread only.
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "src/session.h"
+#include "transports/http/event_loop.h"
+#include "transports/websocket/ws_codec.h"
+
+namespace herald {
+
+class WsSession final : public ConnHandler, public SessionWire {
+ public:
+  WsSession(EventLoop& loop, Conn& conn);
+
+  // Subscribes at open (channels from the query), one "subscribed" frame each.
+  void subscribe(const std::string& channel, const std::optional<Cursor>& since);
+
+  void write_message(const MessagePtr& m) override;
+  void on_input(Conn& conn, std::string& input) override;
+  void on_tick(Conn& conn, int64_t now_ms) override;
+  void on_closed(Conn& conn) override;
+
+ private:
+  void on_text(std::string_view text);
+  void on_command(const nlohmann::json& cmd);
+  void send_text(const std::string& json);
+  void send_error(const std::string& code, const std::string& message, const nlohmann::json* ref = nullptr);
+  // Starts the closing handshake: our Close frame goes out, then we wait (bounded)
+  // for the peer's Close or EOF so unread bytes never turn the close into a reset.
+  void start_close(uint16_t code, std::string_view reason);
+
+  EventLoop& loop_;
+  Conn& conn_;
+  Session session_;
+  ws::FrameParser parser_;
+  std::atomic<uint64_t>& delivered_;
+  int64_t next_ping_;
+  int64_t pong_deadline_ = 0;  // 0: no ping outstanding
+  int64_t close_deadline_ = 0; // set once our Close frame is queued
+};
+
+}  // namespace herald
