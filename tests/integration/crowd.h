@@ -8,7 +8,7 @@
 
 namespace herald::test {
 
-enum class CrowdKind { Sse, LongPoll };
+enum class CrowdKind { Sse, LongPoll, WebSocket };
 
 class Crowd {
  public:
@@ -31,11 +31,13 @@ class Crowd {
     std::vector<uint64_t> seqs;
     std::string cursor;
     bool subscribed = false;
+    bool upgraded = false;  // WebSocket: the 101 was read
     bool failed = false;
     size_t scan = 0;
   };
   void send_poll(Client& c);
   void on_bytes(Client& c);
+  void on_ws_bytes(Client& c);
   bool pump(int timeout_ms, size_t expected, bool wait_subscribed);
 
   CrowdKind kind_;

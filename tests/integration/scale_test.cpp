@@ -60,3 +60,19 @@ TEST_CASE("1,000 SSE and 1,000 long-poll subscribers each receive all of 1,000 m
   check_all(sse, 1000, first);
   check_all(poll, 1000, first);
 }
+
+TEST_CASE("5,000 WebSocket subscribers each receive 1,000 messages in order") {
+  raise_fd_limit();
+  HeraldProcess h({"--history", "2000"});
+  Crowd ws(CrowdKind::WebSocket, h.port(), "channel=ws-big", 5000);
+  REQUIRE(ws.connect(60000));
+  const uint64_t first = seq_of(publish(h.port(), "warmup", 0)["id"]) + 1;
+  std::thread pub([&] {
+    for (int b = 0; b < 20; ++b) publish_batch(h.port(), "ws-big", b * 50, 50);
+  });
+  const bool done = ws.run_until(1000, 180000);
+  pub.join();
+  REQUIRE(ws.failures() == 0);
+  REQUIRE(done);
+  check_all(ws, 1000, first);
+}
