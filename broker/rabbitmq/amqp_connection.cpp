@@ -229,6 +229,11 @@ void AmqpConnection::consume(uint16_t channel, const std::string& queue, const s
   check_reply(channel, ("basic.consume '" + queue + "'").c_str());
 }
 
+void AmqpConnection::cancel(uint16_t channel, const std::string& consumer_tag) {
+  amqp_basic_cancel(state_, channel, bytes_of(consumer_tag));
+  check_reply(channel, "basic.cancel");
+}
+
 void AmqpConnection::publish(uint16_t channel, const std::string& exchange, std::string_view routing_key,
                              const std::string& message_id, FieldTable& headers, std::string_view body) {
   amqp_basic_properties_t props{};

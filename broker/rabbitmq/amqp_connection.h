@@ -87,6 +87,7 @@ class AmqpConnection {
   void bind_queue(uint16_t channel, const std::string& queue, const std::string& exchange, const std::string& key);
   void qos(uint16_t channel, uint16_t prefetch);
   void consume(uint16_t channel, const std::string& queue, const std::string& consumer_tag, FieldTable& arguments);
+  void cancel(uint16_t channel, const std::string& consumer_tag);
   // Persistent JSON message with a message-id and headers; mandatory, so a message no
   // queue takes comes back as a `returned` event.
   void publish(uint16_t channel, const std::string& exchange, std::string_view routing_key,

@@ -34,7 +34,11 @@ constexpr auto kEpochIdleWait = std::chrono::milliseconds(200);
 
 // Frames handled before the loop looks at new publishes and timers again.
 constexpr int kEventsPerTurn = 256;
-constexpr auto kLagRefresh = std::chrono::seconds(5);
+// How often the tail of the log is probed, for status().lag.
+constexpr auto kTailRefresh = std::chrono::seconds(5);
+// A probe of an empty log gets no delivery; when the passive declare says "empty"
+// (its count lags ~5 s), wait this long before believing it.
+constexpr auto kEmptyLogProbeWait = std::chrono::milliseconds(300);
 
 // RabbitMQ replies that mean the configuration is wrong, not that the broker is away:
 // access refused, inequivalent queue arguments, vhost not allowed.
@@ -235,10 +239,17 @@ void RabbitBroker::session() {
   conn_->declare_queue(kLogChannel, options_.queue, args);
   conn_->bind_queue(kLogChannel, options_.queue, options_.exchange, "#");
   conn_->qos(kLogChannel, options_.prefetch);
+  conn_->qos(kProbeChannel, 1);
+  tail_probe_tag_.clear();
+  if (!last_offset_ && !resume_from_ && !from_first_ && log_count) {
+    // No position in this log yet: find its end to warm up from just before it.
+    start_tail_probe();
+    const auto wait = *log_count > 0 ? options_.io_timeout : kEmptyLogProbeWait;
+    pump_until([&] { return tail_probe_tag_.empty(); }, Clock::now() + wait);
+  }
   std::string from;
-  FieldTable offset = start_offset(log_count, from);
+  FieldTable offset = start_offset(from);
   conn_->consume(kLogChannel, options_.queue, "herald-log", offset);
-  if (log_count) known_next_offset_ = std::max<uint64_t>(known_next_offset_, *log_count);
   update_lag();
 
   running_ = true;
@@ -260,7 +271,7 @@ FieldTable RabbitBroker::log_arguments() const {
   return args;
 }
 
-FieldTable RabbitBroker::start_offset(std::optional<uint32_t> log_count, std::string& description) {
+FieldTable RabbitBroker::start_offset(std::string& description) {
   FieldTable t;
   const char* key = "x-stream-offset";
   if (last_offset_) {
@@ -271,18 +282,22 @@ FieldTable RabbitBroker::start_offset(std::optional<uint32_t> log_count, std::st
     // so what was published while this node was away is not skipped.
     t.add(key, static_cast<int64_t>(*resume_from_));
     description = "from offset " + std::to_string(*resume_from_) + " (nothing consumed yet)";
-  } else if (from_first_ || !log_count || (options_.history_warmup > 0 && *log_count <= options_.history_warmup)) {
+  } else if (from_first_ || !tail_offset_ ||
+             (options_.history_warmup > 0 && *tail_offset_ + 1 <= options_.history_warmup)) {
+    // A new or empty log, or one shorter than the warm-up.
     t.add(key, std::string("first"));
     description = "from the start of the log";
   } else if (options_.history_warmup == 0) {
     t.add(key, std::string("next"));
     description = "new messages only";
-    resume_from_ = *log_count;  // the count lags: at or before "next", never after
+    resume_from_ = *tail_offset_;  // at or before "next", never after
   } else {
-    const int64_t from = static_cast<int64_t>(*log_count - options_.history_warmup);
-    t.add(key, from);
+    // The tail is where the last chunk begins, so this replays history_warmup
+    // messages plus that chunk (fewer where segment boundaries skip offsets).
+    const uint64_t from = *tail_offset_ + 1 - options_.history_warmup;
+    t.add(key, static_cast<int64_t>(from));
     description = "from offset " + std::to_string(from) + " (warm-up)";
-    resume_from_ = static_cast<uint64_t>(from);
+    resume_from_ = from;
   }
   return t;
 }
@@ -354,8 +369,8 @@ void RabbitBroker::adopt_epoch(const std::string& epoch, bool log_recreated) {
   }
   last_offset_.reset();
   resume_from_.reset();
+  tail_offset_.reset();
   recent_ids_.clear();
-  known_next_offset_ = 0;
   // A log that replaced the one this node knew is new to it: read all of it.
   from_first_ = !previous.empty() || log_recreated;
   if (previous.empty())
@@ -371,7 +386,7 @@ void RabbitBroker::adopt_epoch(const std::string& epoch, bool log_recreated) {
 }
 
 void RabbitBroker::loop() {
-  auto next_lag_refresh = Clock::now() + kLagRefresh;
+  auto next_tail_refresh = Clock::now() + kTailRefresh;
   const auto idle_wait = std::chrono::milliseconds(options_.heartbeat) / 4;
   while (!stopping_) {
     drain_wake();
@@ -387,9 +402,10 @@ void RabbitBroker::loop() {
     if (!busy) flush_acks();  // idle: let the stream send more
     const auto now = Clock::now();
     pipeline_.expire(now);
-    if (now >= next_lag_refresh) {
-      refresh_lag();
-      next_lag_refresh = now + kLagRefresh;
+    if (now >= next_tail_refresh) {
+      // A probe of an empty log stays open until something arrives; no second one.
+      if (tail_probe_tag_.empty()) start_tail_probe();
+      next_tail_refresh = now + kTailRefresh;
     }
     // Confirms read just now may have opened the unconfirmed window: send first.
     const bool can_send = pipeline_.has_to_send() && pipeline_.unconfirmed() < options_.max_unconfirmed;
@@ -424,6 +440,8 @@ void RabbitBroker::dispatch(AmqpEvent& event) {
         on_log_message(event.message);
       else if (event.channel == kEpochChannel)
         on_epoch_record(event.message);
+      else if (event.channel == kProbeChannel)
+        on_tail_probe(event.message);
       break;
     case AmqpEvent::Kind::returned:
       pipeline_.returned(event.message.message_id, std::to_string(event.reply_code) + " " + event.text);
@@ -457,7 +475,6 @@ void RabbitBroker::on_log_message(AmqpMessage& message) {
   const uint64_t offset = static_cast<uint64_t>(*offset_header);
   if (last_offset_ && offset <= *last_offset_) return;  // the stream resumes after last; never expected
   last_offset_ = offset;
-  known_next_offset_ = std::max(known_next_offset_, offset + 1);
   update_lag();
 
   const std::string* channel = message.text_header("herald-channel");
@@ -519,16 +536,32 @@ void RabbitBroker::flush_acks() {
   unacked_ = 0;
 }
 
-void RabbitBroker::refresh_lag() {
-  const std::optional<uint32_t> count = conn_->queue_message_count(kProbeChannel, options_.queue);
-  if (!count) throw AmqpError("log queue '" + options_.queue + "' was deleted");
-  known_next_offset_ = std::max<uint64_t>(known_next_offset_, *count);
+// The log's end, for warm-up and lag. A passive declare's message count is no help
+// here: once retention has dropped segments it counts the messages kept, not the
+// offsets used. A consumer attached at "last" is handed the last chunk, whose first
+// offset is close to the end; with prefetch 1 and no ack it gets one message, then the
+// probe is cancelled.
+void RabbitBroker::start_tail_probe() {
+  tail_probe_tag_ = "herald-tail-" + std::to_string(++tail_probes_);
+  FieldTable at_last;
+  at_last.add("x-stream-offset", std::string("last"));
+  conn_->consume(kProbeChannel, options_.queue, tail_probe_tag_, at_last);
+}
+
+void RabbitBroker::on_tail_probe(const AmqpMessage& message) {
+  if (tail_probe_tag_.empty()) return;  // a late delivery for a cancelled probe
+  if (const std::optional<int64_t> offset = message.int_header("x-stream-offset"); offset && *offset >= 0)
+    tail_offset_ = std::max<uint64_t>(tail_offset_.value_or(0), static_cast<uint64_t>(*offset));
+  const std::string tag = std::move(tail_probe_tag_);
+  tail_probe_tag_.clear();
+  conn_->cancel(kProbeChannel, tag);
   update_lag();
 }
 
 void RabbitBroker::update_lag() {
-  const uint64_t next = last_offset_ ? *last_offset_ + 1 : 0;
-  lag_ = known_next_offset_ > next ? known_next_offset_ - next : 0;
+  const uint64_t next = last_offset_ ? *last_offset_ + 1 : resume_from_.value_or(0);
+  const uint64_t tail_next = tail_offset_ ? *tail_offset_ + 1 : 0;
+  lag_ = tail_next > next ? tail_next - next : 0;
 }
 
 }  // namespace herald

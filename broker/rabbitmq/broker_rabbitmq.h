@@ -40,9 +40,10 @@
 // between the two copies delivers the second one, at its own offset; the copies are
 // seconds apart, so this needs a start in that instant.) After a reconnect a node
 // resumes at its last offset + 1. At start it begins about `history_warmup` messages
-// before the end, so its history can serve resumes at once (a passive declare's
-// message count approximates the next offset; it lags about 5 s, so a fresh log gives
-// a little more than asked).
+// before the end, so its history can serve resumes at once. The end is found by a
+// short-lived consumer attached at "last" (the start of the last chunk); a passive
+// declare's message count will not do, as it counts the messages retention kept,
+// not the offsets used. The same probe, every 5 s, gives status().lag.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -138,7 +139,8 @@ class RabbitBroker final : public Broker {
   void on_epoch_record(const AmqpMessage& message);
   void send_publishes();
   void flush_acks();
-  void refresh_lag();
+  void start_tail_probe();
+  void on_tail_probe(const AmqpMessage& message);
   void update_lag();
   void wait_readable(std::chrono::milliseconds timeout);
   void wait_backoff(std::chrono::milliseconds delay, Clock::time_point down_since);
@@ -148,7 +150,7 @@ class RabbitBroker final : public Broker {
   // False when start() no longer waits for the outcome.
   bool finish_start(StartOutcome outcome, const std::string& error);
   FieldTable log_arguments() const;
-  FieldTable start_offset(std::optional<uint32_t> log_count, std::string& description);
+  FieldTable start_offset(std::string& description);
 
   AmqpUrl url_;
   RabbitOptions options_;
@@ -191,7 +193,9 @@ class RabbitBroker final : public Broker {
   std::optional<uint64_t> last_offset_;  // last log offset consumed in the current epoch
   std::optional<uint64_t> resume_from_;  // where consuming began, while nothing is consumed yet
   bool from_first_ = false;     // read the log from its start (it is new to this node)
-  uint64_t known_next_offset_ = 0;
+  std::optional<uint64_t> tail_offset_;  // first offset of the log's last chunk, when probed
+  std::string tail_probe_tag_;            // consumer tag of the probe under way, if any
+  uint64_t tail_probes_ = 0;
   RecentIds recent_ids_;
   uint64_t next_publish_tag_ = 1;
   uint64_t last_delivery_tag_ = 0;

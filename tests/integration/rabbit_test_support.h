@@ -92,7 +92,11 @@ struct Received {
 // Records what a node's broker delivers: cursor -> message, in arrival order.
 class RecordingSink : public BrokerSink {
  public:
+  // `delay`: time spent on each message, to make a slow node.
+  explicit RecordingSink(std::chrono::microseconds delay = 0us) : delay_(delay) {}
+
   void on_message(MessagePtr m) override {
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     std::lock_guard lock(mutex_);
     order_.push_back(m->cursor.str());
     log_.emplace(m->cursor.str(), Received{m->channel, m->data, m->ts_ms});
@@ -150,6 +154,7 @@ class RecordingSink : public BrokerSink {
   }
 
  private:
+  std::chrono::microseconds delay_;
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;
   std::vector<std::string> order_;
