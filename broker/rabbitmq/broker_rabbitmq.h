@@ -19,14 +19,18 @@
 //  * a node writes a record (a fresh random N, P = the epoch in force) when the chain
 //    is empty or when its passive declare finds the log queue missing, i.e. it is
 //    about to create the log. The record is written and read back before the node
-//    declares the log, so any node that finds the log existing already finds its epoch;
+//    declares the log, so any node that finds the log existing already finds its epoch
+//    (and a node that found it missing looks again after reading the chain, so that
+//    two nodes recreating the log at once usually settle on one new epoch, not two);
 //  * the node stays subscribed to the epoch stream: when another node starts a new
 //    epoch (because the log was deleted), this node sees it, tells the sink through
 //    on_epoch(), and consumes the new log from its start.
 // A stream rather than a classic queue because reading it consumes nothing, many nodes
 // can read it at once, and its order settles races; it has no max-age and a large byte
 // limit, so records are never expired. Not covered: someone deleting and recreating
-// the log by hand while no Herald node is connected (no node sees it missing).
+// the log by hand while no Herald node is connected (no node sees it missing), and a
+// broker crash that loses the unsynced end of the log (offsets are then reused
+// under the same epoch; a clean stop or a killed broker process loses nothing).
 //
 // Threads. One thread owns the AMQP connection (rabbitmq-c is not thread-safe) and
 // does everything: publishing (other threads hand messages over through a bounded
