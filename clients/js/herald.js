@@ -698,9 +698,12 @@
   }
   sseTransport.isSupported = function (env) { return corsXhr(env); };
 
+  // Herald's error bodies are {"error": {code, message}}; a flat
+  // {code, message} (another server or proxy in front) is read too.
   function httpError(status, body) {
     var e = { code: status ? 'http_' + status : 'network', status: status || 0,
       message: status ? 'HTTP ' + status : 'network error or CORS refusal' };
+    if (body && body.error && typeof body.error === 'object') { body = body.error; }
     if (body && body.message) { e.message = body.message; }
     if (body && body.code) { e.server = body.code; }
     return e;

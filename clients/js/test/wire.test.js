@@ -119,6 +119,24 @@ test('SSE: an HTTP error is reported with the server\'s message', () => {
   assert.strictEqual(h.state(), 'disconnected');
 });
 
+test('HTTP errors in Herald\'s own shape {"error":{code,message}} are reported with its message', () => {
+  const { h, clock, events } = client('http://h.test', { transports: ['sse', 'longpoll'] }, { XMLHttpRequest: FakeXHR });
+  h.subscribe('bad name', () => {});
+  clock.tick(0);
+  const body = '{"error":{"code":"invalid_channel","message":"channel names are 1 to 128 characters"}}';
+  FakeXHR.instances[0].respond(400, body);
+  FakeXHR.instances[1].respond(400, body);
+  assert.deepStrictEqual(events.error.map((e) => [e.transport, e.code, e.server, e.message]), [
+    ['sse', 'http_400', 'invalid_channel', 'channel names are 1 to 128 characters'],
+    ['longpoll', 'http_400', 'invalid_channel', 'channel names are 1 to 128 characters'],
+  ]);
+  const results = [];
+  h.publish('bad name', 1, (err) => results.push(err));
+  FakeXHR.instances[2].respond(400, body);
+  assert.strictEqual(results[0].server, 'invalid_channel');
+  assert.strictEqual(results[0].message, 'channel names are 1 to 128 characters');
+});
+
 test('SSE: a stream grown past maxStreamBytes is replaced by a fresh one without loss', () => {
   const { h, clock, got, collect } = client('http://h.test', { transports: ['sse'], maxStreamBytes: 300 }, { XMLHttpRequest: FakeXHR });
   h.subscribe('a', collect);
