@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "broker/memory/broker_memory.h"
 #include "src/config.h"
@@ -71,8 +72,14 @@ int main(int argc, char** argv) {
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    spdlog::info("signal {}: shutting down", sig);
+    spdlog::info("signal {}: draining", sig);
     ctx.draining = true;
+    for (EventLoop* loop : server.loops()) loop->post([](EventLoop& l) { l.drain(); });
+    // Streams end with a reconnect hint; give clients a moment to finish the close
+    // handshakes, then stop whatever is left.
+    for (int i = 0; i < 50 && metrics.http_connections.load() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    spdlog::info("stopping with {} connections left", metrics.http_connections.load());
     server.stop();
     broker->stop();
     return 0;

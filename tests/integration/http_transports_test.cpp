@@ -1,4 +1,8 @@
 // SSE, long-poll and the publish API against the real herald binary on loopback.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <catch2/catch.hpp>
 
 #include "herald_process.h"
@@ -268,9 +272,77 @@ TEST_CASE("health, metrics and the static client are served") {
   REQUIRE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization") != std::string::npos);
 }
 
-TEST_CASE("SIGTERM stops the server cleanly") {
+namespace {
+// Opens a raw WebSocket and returns the descriptor once the 101 has been read.
+int open_raw_websocket(int port, const std::string& query) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string req = "GET /ws?" + query +
+                          " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  REQUIRE(::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()));
+  std::string head;
+  char c;
+  while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) head.push_back(c);
+  REQUIRE(head.rfind("HTTP/1.1 101", 0) == 0);
+  return fd;
+}
+
+// Reads frames until a Close; returns its code (0 if the connection ended without one).
+int read_until_close(int fd) {
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string in;
+  char buf[4096];
+  for (;;) {
+    while (in.size() >= 2) {
+      const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+      size_t len = p[1] & 0x7F, head = 2;
+      if (len == 126) len = (size_t{p[2]} << 8) | p[3], head = 4;
+      if (in.size() < head + len) break;
+      if ((p[0] & 0x0F) == 0x8) return len >= 2 ? (p[head] << 8) | p[head + 1] : 1005;
+      in.erase(0, head + len);
+    }
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return 0;
+    in.append(buf, static_cast<size_t>(n));
+  }
+}
+}  // namespace
+
+TEST_CASE("SIGTERM drains: every stream is told to reconnect, then the server exits") {
   HeraldProcess h;
-  SseReader sse(h.port(), "/sse?channel=x");
+  auto id = publish(h.port(), "d", 1)["id"].get<std::string>();
+  SseReader sse(h.port(), "/sse?channel=d");
   REQUIRE(sse.wait_events("subscribed", 1));
+  int ws = open_raw_websocket(h.port(), "channel=d");
+  httplib::Client poller("127.0.0.1", h.port());
+  poller.set_read_timeout(20, 0);
+  int held_status = 0;
+  std::string held_body;
+  std::thread poll([&] {
+    if (auto res = poller.Get("/poll?channel=d&timeout=15&since=" + id)) {
+      held_status = res->status;
+      held_body = res->body;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(h.pid(), SIGTERM);
+  REQUIRE(read_until_close(ws) == 1001);
+  ::close(ws);
+  poll.join();
+  REQUIRE(held_status == 200);
+  auto body = json::parse(held_body);
+  REQUIRE(body["messages"].empty());
+  REQUIRE(body["cursor"] == id);  // resume from here on another node
+  REQUIRE(sse.wait([](const std::vector<SseEvent>&) { return false; }, 300) == false);
+  REQUIRE(sse.raw().find("retry: 500") != std::string::npos);
   REQUIRE(h.stop() == 0);
+  REQUIRE(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(6));
 }

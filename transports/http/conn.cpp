@@ -88,6 +88,8 @@ Conn::FlushResult Conn::flush() {
   return FlushResult::Done;
 }
 
+void ConnHandler::on_drain(Conn& conn) { conn.close_after_flush(); }
+
 void Conn::close() { loop_.mark_closing(*this); }
 
 void Conn::close_after_flush() {

@@ -33,6 +33,10 @@ class ConnHandler {
   // Asked for with EventLoop::at_round_end: after this round's fan-out, before its
   // writes are flushed (a long-poll answers here with everything the round brought).
   virtual void on_round_end(Conn& conn) { (void)conn; }
+  // The server is shutting down: end the protocol so the client reconnects elsewhere
+  // and resumes from its cursor (WebSocket close 1001, SSE end with a retry hint, a
+  // held long-poll answered).
+  virtual void on_drain(Conn& conn);
   // The connection is gone (either side closed it). No writes from here on.
   virtual void on_closed(Conn& conn) = 0;
 };

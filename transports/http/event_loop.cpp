@@ -129,7 +129,7 @@ void EventLoop::process_requests(Conn& conn) {
     } else {
       ctx_.fallback(*this, conn, req);
     }
-    if (!req.keep_alive() && !conn.handler_ && !conn.awaiting_) conn.close_after_flush();
+    if ((!req.keep_alive() || ctx_.draining) && !conn.handler_ && !conn.awaiting_) conn.close_after_flush();
   }
   // Bytes that followed a take-over request (a WebSocket frame in the handshake's packet).
   if (conn.handler_ && !conn.input_.empty() && !conn.closing()) conn.handler_->on_input(conn, conn.input_);
@@ -179,6 +179,18 @@ void EventLoop::on_wake() {
     dispatched_head_ = m->cursor;
   }
   batch_.clear();
+}
+
+void EventLoop::drain() {
+  for (auto& slot : conns_) {
+    Conn* c = slot.get();
+    if (!c || c->closing()) continue;
+    if (c->handler_) {
+      c->handler_->on_drain(*c);
+    } else if (!c->awaiting_ && c->input_.empty()) {
+      c->close_after_flush();
+    }
+  }
 }
 
 void EventLoop::close_all_streams(const char* why) {

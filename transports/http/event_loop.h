@@ -76,6 +76,9 @@ class EventLoop final : public LoopWaker {
   void mark_dirty(Conn& conn);
   void mark_closing(Conn& conn);
   void process_requests(Conn& conn);  // parse and route what the input buffer holds
+  // Shutdown: ends every stream so its client reconnects elsewhere; idle HTTP
+  // connections close, requests in progress finish first.
+  void drain();
   // Parse buffered requests at the end of this round (after a long-poll answered).
   void resume_requests(Conn& conn);
   void at_round_end(Conn& conn) { round_end_.push_back(conn.id()); }

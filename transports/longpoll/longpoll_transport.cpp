@@ -74,6 +74,11 @@ class HeldPoll final : public ConnHandler, public SessionWire {
     answer(pending_, pending_.back()->cursor);
   }
 
+  void on_drain(Conn&) override {
+    keep_alive_ = false;
+    on_tick(conn_, deadline_);
+  }
+
   void on_tick(Conn&, int64_t now_ms) override {
     if (answered_ || now_ms < deadline_) return;
     // Every message up to the loop's dispatched head was offered to this poll and

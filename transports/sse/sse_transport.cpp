@@ -47,6 +47,13 @@ class SseStream final : public ConnHandler, public SessionWire {
     write_event(":hb\n\n");
   }
 
+  void on_drain(Conn&) override {
+    session_.unsubscribe_all();
+    write_event("retry: 500\n: server shutting down; reconnect to resume\n\n");
+    if (chunked_) conn_.write("0\r\n\r\n");  // the end of the chunked body
+    conn_.close_after_flush();
+  }
+
   void on_closed(Conn&) override { session_.unsubscribe_all(); }
 
  private:

@@ -169,6 +169,8 @@ void WsSession::on_tick(Conn&, int64_t now_ms) {
   }
 }
 
+void WsSession::on_drain(Conn&) { start_close(ws::close_code::going_away, "server shutting down; reconnect to resume"); }
+
 void WsSession::on_closed(Conn&) { session_.unsubscribe_all(); }
 
 }  // namespace herald

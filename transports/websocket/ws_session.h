@@ -21,6 +21,7 @@ class WsSession final : public ConnHandler, public SessionWire {
   void write_message(const MessagePtr& m) override;
   void on_input(Conn& conn, std::string& input) override;
   void on_tick(Conn& conn, int64_t now_ms) override;
+  void on_drain(Conn& conn) override;
   void on_closed(Conn& conn) override;
 
  private:
