@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the WebSocket codec fuzzers for SECONDS each.
+# Builds and runs the client-input fuzzers (WebSocket frames and handshake, HTTP
+# requests with cursors and channel names) for SECONDS each.
 #
 #   tests/fuzz/run_ws_fuzz.sh SECONDS
 #
@@ -25,7 +26,7 @@ CXX=clang++ cmake -S "$root/tests/fuzz/standalone" -B "$build" -G Ninja -DHERALD
 cmake --build "$build" -j 2
 
 status=0
-for target in ws_frames ws_handshake; do
+for target in ws_frames ws_handshake http_request; do
   mkdir -p "$build/corpus/$target" "$build/artifacts"
   extra=()
   if [[ -f "$root/tests/fuzz/$target.dict" ]]; then extra+=("-dict=$root/tests/fuzz/$target.dict"); fi

@@ -27,3 +27,12 @@ foreach(target fuzz_ws_frames fuzz_ws_handshake)
   target_link_options(${target} PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(${target} PRIVATE herald_core OpenSSL::Crypto)
 endforeach()
+
+# The HTTP request parser, cursors and channel names (client input of every transport).
+add_executable(fuzz_http_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_http_request.cpp
+               ${HERALD_WS_FUZZ_ROOT}/transports/http/http_request.cpp ${HERALD_WS_FUZZ_ROOT}/src/channel_name.cpp)
+target_include_directories(fuzz_http_request PRIVATE ${HERALD_WS_FUZZ_ROOT})
+target_compile_options(fuzz_http_request PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+                                                 -fno-omit-frame-pointer -g)
+target_link_options(fuzz_http_request PRIVATE -fsanitize=fuzzer,address,undefined)
+target_link_libraries(fuzz_http_request PRIVATE herald_core)
