@@ -76,6 +76,10 @@ const std::map<std::string, std::pair<Setter, const char*>>& options() {
                           "comma-separated namespaces WebSocket clients may publish to (default: none)"}},
       {"static-dir", {[](Config& c, const std::string&, const std::string& v) { c.static_dir = v; },
                       "folder served at / (default: the clients/ folder of the source tree)"}},
+      {"config", {[](Config& c, const std::string&, const std::string& v) { c.config_file = v; },
+                  "JSON file with per-namespace policy (private, client_publish, history, slow_consumer)"}},
+      {"token-secret", {[](Config& c, const std::string&, const std::string& v) { c.token_secret = v; },
+                        "HS256 secret that signs client tokens (JWT); enables private namespaces"}},
       {"max-connections", {[](Config& c, const std::string& f, const std::string& v) { c.max_connections = to_int(f, v, 1, 10000000); },
                            "connections held at once before new ones are refused (default 100000)"}},
   };

@@ -30,6 +30,8 @@ struct Config {
   std::vector<std::string> client_publish;     // namespaces clients may publish to over WebSocket
   std::string static_dir;          // served at /, defaults to the clients/ folder
   size_t max_connections = 100000;
+  std::string config_file;         // per-namespace policy (JSON)
+  std::string token_secret;        // HS256 key for client tokens
 };
 
 // Parses argv (and the environment). `--help` text is returned via `usage`.

@@ -30,7 +30,12 @@ void History::append(const MessagePtr& message, int64_t now_ms) {
   auto& log = channels_[message->channel];
   log.messages.push_back(message);
   ++size_;
-  while (log.messages.size() > limits_.per_channel) evict_front(log);
+  if (log.per_channel == 0) {  // first message of this channel: look its policy up once
+    const HistoryLimits limits = limits_(message->channel);
+    log.per_channel = limits.per_channel;
+    log.max_age_ms = limits.max_age.count();
+  }
+  while (log.messages.size() > log.per_channel) evict_front(log);
   (void)now_ms;
 }
 
@@ -40,9 +45,9 @@ void History::expire(int64_t now_ms) {
 }
 
 void History::expire_locked(int64_t now_ms) {
-  const int64_t oldest_kept = now_ms - limits_.max_age.count();
   for (auto it = channels_.begin(); it != channels_.end();) {
     auto& log = it->second;
+    const int64_t oldest_kept = now_ms - log.max_age_ms;
     while (!log.messages.empty() && log.messages.front()->ts_ms < oldest_kept) evict_front(log);
     if (log.messages.empty()) {
       forgotten_upto_ = std::max(forgotten_upto_, log.evicted_upto);

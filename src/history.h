@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,9 +34,13 @@ struct Replay {
   Cursor head;                    // newest cursor in the log when the replay was taken
 };
 
+// Limits per channel (its namespace's policy).
+using HistoryLimitsFn = std::function<HistoryLimits(std::string_view channel)>;
+
 class History {
  public:
-  explicit History(HistoryLimits limits) : limits_(limits) {}
+  explicit History(HistoryLimits limits) : limits_([limits](std::string_view) { return limits; }) {}
+  explicit History(HistoryLimitsFn limits) : limits_(std::move(limits)) {}
 
   void set_epoch(const std::string& epoch);  // drops everything if the epoch changes
   void append(const MessagePtr& message, int64_t now_ms);
@@ -53,11 +58,13 @@ class History {
   struct ChannelLog {
     std::deque<MessagePtr> messages;
     uint64_t evicted_upto = 0;  // newest seq dropped from this channel
+    size_t per_channel = 0;
+    int64_t max_age_ms = 0;
   };
   void evict_front(ChannelLog& log);
   void expire_locked(int64_t now_ms);
 
-  HistoryLimits limits_;
+  HistoryLimitsFn limits_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, ChannelLog> channels_;
   uint64_t forgotten_upto_ = 0;

@@ -7,6 +7,9 @@ namespace herald {
 Hub::Hub(HistoryLimits limits, Metrics& metrics, size_t ring_capacity)
     : history_(limits), metrics_(metrics), ring_(ring_capacity) {}
 
+Hub::Hub(HistoryLimitsFn limits, Metrics& metrics, size_t ring_capacity)
+    : history_(std::move(limits)), metrics_(metrics), ring_(ring_capacity) {}
+
 void Hub::add_loop(LoopWaker* loop) { loops_.push_back(loop); }
 
 void Hub::on_message(MessagePtr message) {

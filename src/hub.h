@@ -31,6 +31,7 @@ class LoopWaker {
 class Hub final : public BrokerSink {
  public:
   Hub(HistoryLimits limits, Metrics& metrics, size_t ring_capacity = size_t{1} << 16);
+  Hub(HistoryLimitsFn limits, Metrics& metrics, size_t ring_capacity = size_t{1} << 16);
 
   void set_broker(Broker* broker) { broker_ = broker; }
   void add_loop(LoopWaker* loop);  // before the broker starts

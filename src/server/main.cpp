@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "broker/memory/broker_memory.h"
+#include "src/auth/access.h"
 #include "src/config.h"
+#include "src/namespaces.h"
 #include "src/hub.h"
 #include "src/server/api_routes.h"
 #include "src/server/broker_factory.h"
@@ -54,10 +56,12 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(config.log_level));
 
     Metrics metrics;
-    Hub hub(HistoryLimits{config.history, std::chrono::seconds(config.history_age_s)}, metrics);
+    const Namespaces namespaces = Namespaces::load(config);
+    const Access access(namespaces, config.token_secret, config.publish_key);
+    Hub hub([&namespaces](std::string_view channel) { return namespaces.history_limits(channel); }, metrics);
     std::unique_ptr<Broker> broker = make_broker(config);
     hub.set_broker(broker.get());
-    ServerContext ctx{config, hub, *broker, metrics, {}, {}};
+    ServerContext ctx{config, hub, *broker, metrics, access, {}, {}};
     install_routes(ctx);
 
     HttpServer server(ctx);

@@ -1,10 +1,9 @@
 // POST /api/publish: {"channel":..,"data":..} or an array of them. Answers only
 // once the broker holds the messages (the memory broker at once; RabbitMQ after its
 // confirm), with their cursors.
-#include <openssl/crypto.h>
-
 #include <nlohmann/json.hpp>
 
+#include "src/auth/access.h"
 #include "src/clock.h"
 #include "src/server/api_routes.h"
 #include "src/subscribe_request.h"
@@ -12,12 +11,6 @@
 
 namespace herald {
 namespace {
-
-bool key_matches(const std::string* auth, const std::string& key) {
-  const std::string prefix = "Bearer ";
-  if (!auth || auth->size() != prefix.size() + key.size() || auth->compare(0, prefix.size(), prefix) != 0) return false;
-  return CRYPTO_memcmp(auth->data() + prefix.size(), key.data(), key.size()) == 0;
-}
 
 std::optional<ClientError> read_items(const std::string& body, std::vector<PublishItem>& items, bool& batch) {
   auto json = nlohmann::json::parse(body, nullptr, false);
@@ -65,12 +58,18 @@ void handle_publish(EventLoop& loop, Conn& conn, HttpRequest& req) {
     conn.write(http_response(status, "application/json", json_error_body(code, message), keep_alive, extra));
   };
   if (req.method != "POST") return fail(405, "method_not_allowed", "use POST for /api/publish", "Allow: POST\r\n");
-  if (!ctx.config.publish_key.empty() && !key_matches(req.header("authorization"), ctx.config.publish_key))
-    return fail(401, "unauthorized", "send the publish key as 'Authorization: Bearer KEY'",
-                "WWW-Authenticate: Bearer realm=\"herald\"\r\n");
   std::vector<PublishItem> items;
   bool batch = false;
-  if (auto err = read_items(req.body, items, batch)) return fail(err->http_status, err->code.c_str(), err->message);
+  const auto bearer = bearer_of(req.header("authorization"));
+  std::vector<std::string> channels;
+  auto parse_error = read_items(req.body, items, batch);
+  for (const auto& item : items) channels.push_back(item.channel);
+  // Authorization is checked before the body's validity is reported, so an anonymous
+  // caller learns nothing about what would have been accepted.
+  if (auto err = ctx.access.check_api_publish(channels, bearer ? &*bearer : nullptr, unix_ms() / 1000))
+    return fail(err->http_status, err->code.c_str(), err->message,
+                err->http_status == 401 ? "WWW-Authenticate: Bearer realm=\"herald\"\r\n" : "");
+  if (parse_error) return fail(parse_error->http_status, parse_error->code.c_str(), parse_error->message);
 
   conn.begin_async();
   const uint64_t id = conn.id();

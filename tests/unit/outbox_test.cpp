@@ -26,7 +26,9 @@ TEST_CASE("a consumer that stops reading is dropped at the outbox limit, not buf
   Metrics metrics;
   Hub hub({10, std::chrono::hours(1)}, metrics);
   MemoryBroker broker;
-  ServerContext ctx{config, hub, broker, metrics, {}, {}};
+  Namespaces namespaces(config);
+  Access access(namespaces, "", "");
+  ServerContext ctx{config, hub, broker, metrics, access, {}, {}};
   FakeBackend backend;
   EventLoop loop(0, ctx, backend);
 

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "src/auth/access.h"
 #include "src/config.h"
 #include "src/hub.h"
 #include "src/local_subscriptions.h"
@@ -31,6 +32,7 @@ struct ServerContext {
   Hub& hub;
   Broker& broker;
   Metrics& metrics;
+  const Access& access;
   std::unordered_map<std::string, RouteHandler> routes;  // exact path -> handler
   RouteHandler fallback;                                 // everything else (static files)
   std::atomic<bool> draining{false};

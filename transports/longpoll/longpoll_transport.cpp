@@ -10,6 +10,7 @@
 #include "src/session.h"
 #include "src/subscribe_request.h"
 #include "transports/http/http_response.h"
+#include "transports/http/request_auth.h"
 
 namespace herald {
 namespace {
@@ -142,6 +143,8 @@ void handle_poll(EventLoop& loop, Conn& conn, HttpRequest& req) {
   SubscribeRequest sub;
   if (auto err = read_subscribe_request(req.params("channel"), {since_param ? &*since_param : nullptr}, true, sub))
     return fail(*err);
+  std::optional<TokenClaims> claims;
+  if (auto err = authorize_subscribe(ctx.access, req, sub.channels, claims)) return fail(*err);
 
   Replay replay = ctx.hub.history().since(sub.channels, sub.since, kMaxBatch);
   const bool answer_now = !replay.messages.empty() || !replay.recovered || timeout_ms == 0;

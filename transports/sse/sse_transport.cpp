@@ -5,7 +5,9 @@
 
 #include "src/session.h"
 #include "src/subscribe_request.h"
+#include "src/clock.h"
 #include "transports/http/http_response.h"
+#include "transports/http/request_auth.h"
 
 namespace herald {
 namespace {
@@ -15,8 +17,8 @@ constexpr size_t kPaddingBytes = 2048;
 
 class SseStream final : public ConnHandler, public SessionWire {
  public:
-  SseStream(EventLoop& loop, Conn& conn, bool chunked)
-      : conn_(conn), session_(loop.subscriptions(), *this), chunked_(chunked),
+  SseStream(EventLoop& loop, Conn& conn, bool chunked, int64_t token_exp_s)
+      : conn_(conn), token_exp_s_(token_exp_s), session_(loop.subscriptions(), *this), chunked_(chunked),
         heartbeat_ms_(loop.ctx().config.heartbeat_ms), next_heartbeat_(loop.now_ms() + heartbeat_ms_),
         delivered_(loop.ctx().metrics.delivered[static_cast<int>(TransportKind::Sse)]) {}
 
@@ -42,6 +44,15 @@ class SseStream final : public ConnHandler, public SessionWire {
   }
 
   void on_tick(Conn&, int64_t now_ms) override {
+    if (token_exp_s_ != 0 && unix_ms() / 1000 >= token_exp_s_) {
+      // The subscription ends with the token; the client reconnects with a fresh one.
+      session_.unsubscribe_all();
+      write_event("event: error\ndata: {\"code\":\"token_expired\",\"message\":\"the token expired; reconnect with a new one\"}\n\n");
+      if (chunked_) conn_.write("0\r\n\r\n");
+      conn_.close_after_flush();
+      token_exp_s_ = 0;
+      return;
+    }
     if (now_ms < next_heartbeat_) return;
     next_heartbeat_ = now_ms + heartbeat_ms_;
     write_event(":hb\n\n");
@@ -58,6 +69,7 @@ class SseStream final : public ConnHandler, public SessionWire {
 
  private:
   Conn& conn_;
+  int64_t token_exp_s_;
   Session session_;
   bool chunked_;
   int64_t heartbeat_ms_;
@@ -85,6 +97,12 @@ void handle_sse(EventLoop& loop, Conn& conn, HttpRequest& req) {
     conn.write(error_response(*err, req.keep_alive()));
     return;
   }
+  std::optional<TokenClaims> claims;
+  if (auto err = authorize_subscribe(loop.ctx().access, req, sub.channels, claims)) {
+    loop.ctx().metrics.client_errors++;
+    conn.write(error_response(*err, req.keep_alive()));
+    return;
+  }
 
   const bool chunked = req.version == "HTTP/1.1";
   std::string head =
@@ -96,7 +114,7 @@ void handle_sse(EventLoop& loop, Conn& conn, HttpRequest& req) {
   head += chunked ? "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   conn.write(std::move(head));
 
-  auto stream = std::make_unique<SseStream>(loop, conn, chunked);
+  auto stream = std::make_unique<SseStream>(loop, conn, chunked, claims ? claims->exp : 0);
   SseStream& s = *stream;
   conn.take_over(std::move(stream), TransportKind::Sse);
 

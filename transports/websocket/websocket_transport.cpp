@@ -4,6 +4,7 @@
 
 #include "src/subscribe_request.h"
 #include "transports/http/http_response.h"
+#include "transports/http/request_auth.h"
 #include "transports/websocket/ws_codec.h"
 #include "transports/websocket/ws_session.h"
 
@@ -31,8 +32,15 @@ void handle_websocket(EventLoop& loop, Conn& conn, HttpRequest& req) {
     conn.close_after_flush();
     return;
   }
+  std::optional<TokenClaims> claims;
+  if (auto err = authorize_subscribe(ctx.access, req, sub.channels, claims)) {
+    ctx.metrics.client_errors++;
+    conn.write(error_response(*err, false));
+    conn.close_after_flush();
+    return;
+  }
   conn.write(ws::build_accept_response(std::get<ws::HandshakeAccept>(result)));
-  auto session = std::make_unique<WsSession>(loop, conn);
+  auto session = std::make_unique<WsSession>(loop, conn, std::move(claims));
   WsSession& s = *session;
   conn.take_over(std::move(session), TransportKind::WebSocket);
   for (const auto& ch : sub.channels) s.subscribe(ch, sub.since);

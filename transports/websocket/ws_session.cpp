@@ -12,8 +12,8 @@ constexpr int64_t kCloseWaitMs = 2000;  // how long we wait for the peer's Close
 using nlohmann::json;
 }  // namespace
 
-WsSession::WsSession(EventLoop& loop, Conn& conn)
-    : loop_(loop), conn_(conn), session_(loop.subscriptions(), *this), parser_(loop.ctx().config.ws_max_message),
+WsSession::WsSession(EventLoop& loop, Conn& conn, std::optional<TokenClaims> claims)
+    : loop_(loop), conn_(conn), session_(loop.subscriptions(), *this), claims_(std::move(claims)), parser_(loop.ctx().config.ws_max_message),
       delivered_(loop.ctx().metrics.delivered[static_cast<int>(TransportKind::WebSocket)]),
       next_ping_(loop.now_ms() + loop.ctx().config.heartbeat_ms) {}
 
@@ -106,7 +106,18 @@ void WsSession::on_command(const json& cmd) {
   const std::string channel = *ch_it;
   if (auto err = check_channel(channel)) return send_error(err->code, err->message, ref);
 
+  if (op == "subscribe" || op == "publish") {
+    if (auto t = cmd.find("token"); t != cmd.end()) {
+      if (!t->is_string()) return send_error("invalid_token", "\"token\" is a string", ref);
+      const std::string token = *t;
+      std::optional<TokenClaims> claims;
+      if (auto err = loop_.ctx().access.read_token(&token, unix_ms() / 1000, claims))
+        return send_error(err->code, err->message, ref);
+      claims_ = std::move(claims);
+    }
+  }
   if (op == "subscribe") {
+    if (auto err = loop_.ctx().access.check_subscribe(channel, claims_)) return send_error(err->code, err->message, ref);
     std::optional<Cursor> since;
     if (auto s = cmd.find("since"); s != cmd.end() && !s->is_null()) {
       if (!s->is_string()) return send_error("invalid_cursor", "\"since\" is a cursor string", ref);
@@ -123,10 +134,8 @@ void WsSession::on_command(const json& cmd) {
     return send_text(json({{"op", "unsubscribed"}, {"channel", channel}}).dump());
   }
   if (op == "publish") {
-    const auto& allowed = loop_.ctx().config.client_publish;
-    const std::string ns(channel_namespace(channel));
-    if (std::find(allowed.begin(), allowed.end(), ns) == allowed.end())
-      return send_error("publish_forbidden", "clients may not publish to namespace '" + ns + "'", ref);
+    if (auto err = loop_.ctx().access.check_client_publish(channel, claims_))
+      return send_error(err->code, err->message, ref);
     auto data = cmd.find("data");
     if (data == cmd.end()) return send_error("missing_data", "\"publish\" needs \"data\": any JSON value", ref);
     std::vector<PublishItem> items{{channel, data->dump(), unix_ms()}};
@@ -155,6 +164,10 @@ void WsSession::on_command(const json& cmd) {
 void WsSession::on_tick(Conn&, int64_t now_ms) {
   if (close_deadline_ != 0) {
     if (now_ms >= close_deadline_) conn_.close();
+    return;
+  }
+  if (claims_ && claims_->exp != 0 && unix_ms() / 1000 >= claims_->exp) {
+    start_close(ws::close_code::policy_violation, "token expired; reconnect with a new one");
     return;
   }
   if (pong_deadline_ != 0 && now_ms >= pong_deadline_) {

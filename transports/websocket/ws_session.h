@@ -13,7 +13,7 @@ namespace herald {
 
 class WsSession final : public ConnHandler, public SessionWire {
  public:
-  WsSession(EventLoop& loop, Conn& conn);
+  WsSession(EventLoop& loop, Conn& conn, std::optional<TokenClaims> claims);
 
   // Subscribes at open (channels from the query), one "subscribed" frame each.
   void subscribe(const std::string& channel, const std::optional<Cursor>& since);
@@ -36,6 +36,7 @@ class WsSession final : public ConnHandler, public SessionWire {
   EventLoop& loop_;
   Conn& conn_;
   Session session_;
+  std::optional<TokenClaims> claims_;  // the client's verified token, if it gave one
   ws::FrameParser parser_;
   std::atomic<uint64_t>& delivered_;
   int64_t next_ping_;
