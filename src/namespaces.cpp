@@ -31,9 +31,9 @@ NamespacePolicy read_policy(const nlohmann::json& j, NamespacePolicy base, const
       if (v == "disconnect") {
         base.slow_consumer = SlowConsumerPolicy::Disconnect;
       } else if (v == "latest") {
-        base.slow_consumer = SlowConsumerPolicy::Latest;
+        fail("\"latest\" (conflation) is not available yet; use \"disconnect\"");
       } else {
-        fail("expected \"disconnect\" or \"latest\"");
+        fail("expected \"disconnect\"");
       }
     } else {
       fail("unknown setting (private, client_publish, history, history_age, slow_consumer)");

@@ -13,7 +13,9 @@
 
 namespace herald {
 
-enum class SlowConsumerPolicy { Disconnect, Latest };
+// Only Disconnect exists today: a full outbox closes the connection and the client
+// resumes from its cursor. Conflation ("latest") is planned.
+enum class SlowConsumerPolicy { Disconnect };
 
 struct NamespacePolicy {
   bool is_private = false;       // subscribers need a token whose `channels` match

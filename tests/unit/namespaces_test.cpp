@@ -19,13 +19,13 @@ Config with_file(const std::string& json) {
 
 TEST_CASE("namespace policy from the config file, defaults from the flags") {
   auto c = with_file(R"({"default":{"history_age":60},
-                         "namespaces":{"user":{"private":true},"scores":{"history":5,"slow_consumer":"latest"}}})");
+                         "namespaces":{"user":{"private":true},"scores":{"history":5,"slow_consumer":"disconnect"}}})");
   auto ns = Namespaces::load(c);
   REQUIRE(ns.for_channel("user:42").is_private);
   REQUIRE(ns.for_channel("user:42").history == 50);
   REQUIRE(ns.for_channel("user:42").history_age_s == 60);
   REQUIRE(ns.for_channel("scores:m1").history == 5);
-  REQUIRE(ns.for_channel("scores:m1").slow_consumer == SlowConsumerPolicy::Latest);
+  REQUIRE(ns.for_channel("scores:m1").slow_consumer == SlowConsumerPolicy::Disconnect);
   REQUIRE_FALSE(ns.for_channel("plain").is_private);
   REQUIRE(ns.history_limits("scores:x").per_channel == 5);
   std::remove(c.config_file.c_str());
@@ -39,6 +39,7 @@ TEST_CASE("a bad config file names the field") {
            {R"({"namespaces":{"a b":{}}})", "not a namespace name"},
            {R"({"defaults":{}})", "unknown key"},
            {R"({"namespaces":{"a":{"slow_consumer":"drop"}}})", "slow_consumer"},
+           {R"({"namespaces":{"a":{"slow_consumer":"latest"}}})", "not available yet"},
        }) {
     auto c = with_file(json);
     INFO(json);
