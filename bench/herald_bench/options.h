@@ -1,0 +1,32 @@
+#pragma once
+// herald-bench's command line.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::bench {
+
+struct Options {
+  std::string url = "http://127.0.0.1:8080";
+  std::vector<std::string> transports = {"websocket", "sse", "longpoll"};
+  uint64_t subscribers = 1000;  // per transport
+  uint32_t channels = 10;
+  double rate = 1000;  // messages per second, all channels together
+  uint64_t messages = 5000;
+  size_t size = 100;  // bytes of each message's data
+  int procs = 1;
+  int server_pid = 0;
+  std::string server_binary;  // start a fresh herald per transport instead of using --url
+  std::vector<std::string> server_args;
+  std::string csv;
+  std::string svg;
+  unsigned window = 100;  // handshakes in flight, over all processes
+  double connect_timeout = 60;
+  double drain_timeout = 10;
+  bool progress = true;
+};
+
+// Parses argv; prints usage and exits on --help or a bad option.
+Options parse_options(int argc, char** argv);
+
+}  // namespace herald::bench
