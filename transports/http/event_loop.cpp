@@ -100,6 +100,8 @@ void EventLoop::read_from(Conn& conn) {
   } else {
     process_requests(conn);
   }
+  // Idle connections should hold no input buffer either.
+  if (conn.input_.empty() && conn.input_.capacity() > 64) std::string().swap(conn.input_);
 }
 
 void EventLoop::process_requests(Conn& conn) {
@@ -133,6 +135,7 @@ void EventLoop::process_requests(Conn& conn) {
   }
   // Bytes that followed a take-over request (a WebSocket frame in the handshake's packet).
   if (conn.handler_ && !conn.input_.empty() && !conn.closing()) conn.handler_->on_input(conn, conn.input_);
+  if (conn.input_.empty() && conn.input_.capacity() > 64) std::string().swap(conn.input_);
 }
 
 void EventLoop::resume_requests(Conn& conn) { resume_.push_back(conn.id_); }

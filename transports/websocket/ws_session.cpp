@@ -13,7 +13,7 @@ using nlohmann::json;
 }  // namespace
 
 WsSession::WsSession(EventLoop& loop, Conn& conn, std::optional<TokenClaims> claims)
-    : loop_(loop), conn_(conn), session_(loop.subscriptions(), *this), claims_(std::move(claims)), parser_(loop.ctx().config.ws_max_message),
+    : loop_(loop), conn_(conn), session_(loop.subscriptions(), *this), claims_(claims ? std::make_unique<TokenClaims>(std::move(*claims)) : nullptr), parser_(loop.ctx().config.ws_max_message),
       delivered_(loop.ctx().metrics.delivered[static_cast<int>(TransportKind::WebSocket)]),
       next_ping_(loop.now_ms() + loop.ctx().config.heartbeat_ms) {}
 
@@ -113,11 +113,12 @@ void WsSession::on_command(const json& cmd) {
       std::optional<TokenClaims> claims;
       if (auto err = loop_.ctx().access.read_token(&token, unix_ms() / 1000, claims))
         return send_error(err->code, err->message, ref);
-      claims_ = std::move(claims);
+      claims_ = std::make_unique<TokenClaims>(std::move(*claims));
     }
   }
   if (op == "subscribe") {
-    if (auto err = loop_.ctx().access.check_subscribe(channel, claims_)) return send_error(err->code, err->message, ref);
+    if (auto err = loop_.ctx().access.check_subscribe(channel, current_claims()))
+      return send_error(err->code, err->message, ref);
     std::optional<Cursor> since;
     if (auto s = cmd.find("since"); s != cmd.end() && !s->is_null()) {
       if (!s->is_string()) return send_error("invalid_cursor", "\"since\" is a cursor string", ref);
@@ -134,7 +135,7 @@ void WsSession::on_command(const json& cmd) {
     return send_text(json({{"op", "unsubscribed"}, {"channel", channel}}).dump());
   }
   if (op == "publish") {
-    if (auto err = loop_.ctx().access.check_client_publish(channel, claims_))
+    if (auto err = loop_.ctx().access.check_client_publish(channel, current_claims()))
       return send_error(err->code, err->message, ref);
     auto data = cmd.find("data");
     if (data == cmd.end()) return send_error("missing_data", "\"publish\" needs \"data\": any JSON value", ref);
@@ -159,6 +160,10 @@ void WsSession::on_command(const json& cmd) {
     return;
   }
   send_error("unknown_op", "unknown op '" + op.substr(0, 32) + "'; use subscribe, unsubscribe, ping or publish", ref);
+}
+
+std::optional<TokenClaims> WsSession::current_claims() const {
+  return claims_ ? std::optional<TokenClaims>(*claims_) : std::nullopt;
 }
 
 void WsSession::on_tick(Conn&, int64_t now_ms) {

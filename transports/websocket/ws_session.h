@@ -32,11 +32,14 @@ class WsSession final : public ConnHandler, public SessionWire {
   // Starts the closing handshake: our Close frame goes out, then we wait (bounded)
   // for the peer's Close or EOF so unread bytes never turn the close into a reset.
   void start_close(uint16_t code, std::string_view reason);
+  [[nodiscard]] std::optional<TokenClaims> current_claims() const;
 
   EventLoop& loop_;
   Conn& conn_;
   Session session_;
-  std::optional<TokenClaims> claims_;  // the client's verified token, if it gave one
+  // The client's verified token, if it gave one; behind a pointer because most
+  // connections have none and idle connections should stay small.
+  std::unique_ptr<TokenClaims> claims_;
   ws::FrameParser parser_;
   std::atomic<uint64_t>& delivered_;
   int64_t next_ping_;
