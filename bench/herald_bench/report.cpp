@@ -215,7 +215,7 @@ void write_svg(std::ostream& out, const Options& o, const std::vector<TransportR
   // Throughput bars.
   double top = 0;
   for (const auto& r : results) top = std::max(top, r.deliveries_per_second());
-  top = nice_ceiling(top * 1.1);
+  top = 4 * nice_ceiling(top * 1.1 / 4);  // four gridline steps of 1, 2 or 5 times a power of ten
   for (int i = 0; i <= 4; ++i) {
     const double v = top * i / 4, y = ry1 - (ry1 - ry0) * i / 4;
     out << "<line x1=\"" << rx0 << "\" x2=\"" << rx1 << "\" y1=\"" << y << "\" y2=\"" << y << "\" stroke=\""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A short herald-bench run against a fresh herald, two subscriber processes, all three
 # transports: herald-bench must exit 0 (nothing lost, duplicated or failed), write a
-# CSV with a header and one row per transport, and an SVG that parses as XML.
+# CSV with a header and one row per transport, and an SVG that parses as XML. Then a
+# run the server cannot serve in full must exit 1.
 #   bench_smoke.sh HERALD_BINARY HERALD_BENCH_BINARY OUT_DIR
 set -euo pipefail
 herald=$1
@@ -47,3 +48,18 @@ for name in ("websocket", "sse", "longpoll", "Deliveries per second"):
     assert name in texts, f"SVG lacks {name!r}"
 print(f"bench smoke: {len(records)} transports clean; CSV and SVG well formed")
 EOF
+
+# A server that refuses all but 20 connections: subscribers fail, their messages are
+# lost, and herald-bench says so with its exit status.
+set +e
+"$root/tests/with_herald.sh" "$herald" --max-connections 20 -- bash -c '
+  "$0" --url "$HERALD_URL" --transports sse --subscribers 40 --channels 2 --messages 10 --rate 100 \
+       --drain-timeout 1 --no-progress' "$bench" >"$out/bench_refused.txt" 2>&1
+status=$?
+set -e
+if [ "$status" != 1 ] || ! grep -q "NOT CLEAN" "$out/bench_refused.txt"; then
+  echo "herald-bench should exit 1 and report NOT CLEAN when subscribers are refused (exit $status):"
+  cat "$out/bench_refused.txt"
+  exit 1
+fi
+echo "bench smoke: a run with refused subscribers exits 1"
