@@ -30,6 +30,8 @@ struct Config {
   std::vector<std::string> client_publish;     // namespaces clients may publish to over WebSocket
   std::string static_dir;          // served at /, defaults to the clients/ folder
   size_t max_connections = 100000;
+  size_t max_connections_per_ip = 0;   // 0: no per-address limit
+  double client_publish_rate = 20;     // WebSocket publishes per second per connection (burst: 2 s worth)
   std::string config_file;         // per-namespace policy (JSON)
   std::string token_secret;        // HS256 key for client tokens
 };

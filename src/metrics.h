@@ -21,6 +21,8 @@ struct Metrics {
   std::atomic<uint64_t> loop_overflows{0};
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> client_errors{0};
+  std::atomic<uint64_t> limit_refusals{0};   // connections refused by a limit
+  std::atomic<uint64_t> rate_limited{0};     // client publishes refused by the rate limit
 };
 
 }  // namespace herald

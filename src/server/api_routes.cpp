@@ -73,6 +73,12 @@ void handle_metrics(EventLoop& loop, Conn& conn, HttpRequest& req) {
   out << "# HELP herald_client_errors_total Requests refused for a client error.\n"
          "# TYPE herald_client_errors_total counter\nherald_client_errors_total "
       << m.client_errors.load() << "\n";
+  out << "# HELP herald_limit_refusals_total Connections refused by a connection limit.\n"
+         "# TYPE herald_limit_refusals_total counter\nherald_limit_refusals_total "
+      << m.limit_refusals.load() << "\n";
+  out << "# HELP herald_rate_limited_total Client publishes refused by the rate limit.\n"
+         "# TYPE herald_rate_limited_total counter\nherald_rate_limited_total "
+      << m.rate_limited.load() << "\n";
   const BrokerStatus b = ctx.broker.status();
   out << "# HELP herald_broker_up 1 when the broker is connected.\n# TYPE herald_broker_up gauge\nherald_broker_up "
       << (b.state == "up" ? 1 : 0) << "\n";

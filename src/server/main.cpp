@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     Hub hub([&namespaces](std::string_view channel) { return namespaces.history_limits(channel); }, metrics);
     std::unique_ptr<Broker> broker = make_broker(config);
     hub.set_broker(broker.get());
-    ServerContext ctx{config, hub, *broker, metrics, access, {}, {}};
+    ServerContext ctx(config, hub, *broker, metrics, access);
     install_routes(ctx);
 
     HttpServer server(ctx);

@@ -7,3 +7,8 @@ add_test(NAME ws_interop_node
   COMMAND ${CMAKE_SOURCE_DIR}/tests/with_herald.sh $<TARGET_FILE:herald> --
           ${NODE_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/ws_node_interop.js)
 set_tests_properties(ws_interop_python ws_interop_node PROPERTIES TIMEOUT 120)
+add_test(NAME ws_limits
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/with_herald.sh $<TARGET_FILE:herald> --client-publish chat
+          --client-publish-rate 5 --max-connections-per-ip 4 --
+          /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/ws_limits.py)
+set_tests_properties(ws_limits PROPERTIES TIMEOUT 60)

@@ -28,7 +28,7 @@ TEST_CASE("a consumer that stops reading is dropped at the outbox limit, not buf
   MemoryBroker broker;
   Namespaces namespaces(config);
   Access access(namespaces, "", "");
-  ServerContext ctx{config, hub, broker, metrics, access, {}, {}};
+  ServerContext ctx(config, hub, broker, metrics, access);
   FakeBackend backend;
   EventLoop loop(0, ctx, backend);
 

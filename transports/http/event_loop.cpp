@@ -48,10 +48,24 @@ void EventLoop::attach(int fd, std::shared_ptr<void> peer, std::string remote_ip
   conn.last_active_ms_ = now_ms_;
   ++conn_count_;
   ctx_.metrics.http_connections++;
+  bool ip_over = false;
+  if (ctx_.config.max_connections_per_ip > 0) {
+    std::lock_guard lock(ctx_.per_ip_mu);
+    ip_over = ++ctx_.per_ip[conn.remote_ip_] > ctx_.config.max_connections_per_ip;
+  }
   if (ctx_.open_connections.fetch_add(1) >= static_cast<int64_t>(ctx_.config.max_connections) || ctx_.draining) {
     const char* why = ctx_.draining ? "the server is shutting down; retry on another node"
                                     : "connection limit reached; retry later";
+    ctx_.metrics.limit_refusals++;
     conn.write(http_response(503, "application/json", json_error_body("unavailable", why), false, "Retry-After: 1\r\n"));
+    conn.close_after_flush();
+  } else if (ip_over) {
+    ctx_.metrics.limit_refusals++;
+    conn.write(http_response(429, "application/json",
+                             json_error_body("too_many_connections",
+                                             "this address holds " + std::to_string(ctx_.config.max_connections_per_ip) +
+                                                 " connections already; close some or retry later"),
+                             false, "Retry-After: 5\r\n"));
     conn.close_after_flush();
   }
 }
@@ -68,6 +82,7 @@ Conn* EventLoop::find(uint64_t id) {
 }
 
 void EventLoop::on_io(int fd, bool readable, bool writable) {
+  now_ms_ = mono_ms();
   Conn* conn = conns_[fd].get();
   if (writable && conn->outbox_bytes_ > 0) mark_dirty(*conn);
   if (readable) read_from(*conn);
@@ -287,6 +302,11 @@ void EventLoop::finish_close(Conn& conn) {
   if (conn.counted_) ctx_.metrics.connections[static_cast<int>(conn.kind_)]--;
   ctx_.metrics.http_connections--;
   ctx_.open_connections--;
+  if (ctx_.config.max_connections_per_ip > 0) {
+    std::lock_guard lock(ctx_.per_ip_mu);
+    auto it = ctx_.per_ip.find(conn.remote_ip_);
+    if (it != ctx_.per_ip.end() && --it->second == 0) ctx_.per_ip.erase(it);
+  }
   --conn_count_;
   conns_[fd].reset();
   backend_.close_peer(fd);

@@ -28,6 +28,8 @@ using RouteHandler = std::function<void(EventLoop&, Conn&, HttpRequest&)>;
 
 // What every loop shares. Built once in main; outlives the loops.
 struct ServerContext {
+  ServerContext(const Config& c, Hub& h, Broker& b, Metrics& m, const Access& a)
+      : config(c), hub(h), broker(b), metrics(m), access(a) {}
   const Config& config;
   Hub& hub;
   Broker& broker;
@@ -37,6 +39,9 @@ struct ServerContext {
   RouteHandler fallback;                                 // everything else (static files)
   std::atomic<bool> draining{false};
   std::atomic<int64_t> open_connections{0};
+  // Connections per client address, for --max-connections-per-ip (all loops).
+  std::mutex per_ip_mu;
+  std::unordered_map<std::string, uint32_t> per_ip;
 };
 
 // The part of the HTTP library a loop needs. Loop thread only.

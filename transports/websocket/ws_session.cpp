@@ -137,6 +137,17 @@ void WsSession::on_command(const json& cmd) {
   if (op == "publish") {
     if (auto err = loop_.ctx().access.check_client_publish(channel, current_claims()))
       return send_error(err->code, err->message, ref);
+    const double rate = loop_.ctx().config.client_publish_rate;
+    const int64_t now = loop_.now_ms();
+    publish_tokens_ = publish_tokens_ < 0 ? 2 * rate
+                                          : std::min(2 * rate, publish_tokens_ + (now - publish_refill_ms_) * rate / 1000);
+    publish_refill_ms_ = now;
+    if (publish_tokens_ < 1) {
+      loop_.ctx().metrics.rate_limited++;
+      return send_error("rate_limited",
+                        "at most " + std::to_string(static_cast<int>(rate)) + " publishes per second; slow down", ref);
+    }
+    publish_tokens_ -= 1;
     auto data = cmd.find("data");
     if (data == cmd.end()) return send_error("missing_data", "\"publish\" needs \"data\": any JSON value", ref);
     std::vector<PublishItem> items{{channel, data->dump(), unix_ms()}};

@@ -45,6 +45,8 @@ class WsSession final : public ConnHandler, public SessionWire {
   int64_t next_ping_;
   int64_t pong_deadline_ = 0;  // 0: no ping outstanding
   int64_t close_deadline_ = 0; // set once our Close frame is queued
+  double publish_tokens_ = -1;  // token bucket for client publishes (-1: not started)
+  int64_t publish_refill_ms_ = 0;
 };
 
 }  // namespace herald
