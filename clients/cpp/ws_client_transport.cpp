@@ -261,7 +261,9 @@ class WsTransport final : public ClientTransport {
     size_t head_end = std::string::npos;
     while ((head_end = in_.find("\r\n\r\n")) == std::string::npos) {
       if (in_.size() > kMaxHandshake) return fail("handshake_failed", "the upgrade answer is too large");
-      if (!read_some(deadline)) return fail("handshake_failed", "no complete answer to the upgrade request");
+      if (!read_some(deadline))
+        return fail("handshake_failed", "no complete answer to the upgrade request within " +
+                                            std::to_string(ctx_.options->probe_timeout.count()) + " ms");
     }
     auto answer = parse_answer(std::string_view(in_).substr(0, head_end + 2));
     if (!answer) return fail("handshake_failed", "the upgrade answer is not HTTP");

@@ -18,6 +18,7 @@
 #include "clients/cpp/herald_client.h"
 #include "herald_process.h"
 #include "src/auth/jwt.h"
+#include "upgrade_proxy.h"
 
 #ifndef HERALD_CLI
 #error "HERALD_CLI must name the herald-cli executable"
@@ -29,6 +30,7 @@ using herald::client::Envelope;
 using herald::client::Options;
 using herald::client::Transport;
 using herald::test::HeraldProcess;
+using herald::test::UpgradeProxy;
 using nlohmann::json;
 
 namespace {
@@ -267,6 +269,67 @@ TEST_CASE("auto picks websocket first") {
   REQUIRE(rec.wait([&] { return !rec.transports.empty(); }));
   CHECK(rec.transports.front() == Transport::WebSocket);
   CHECK(c.transport() == Transport::WebSocket);
+}
+
+TEST_CASE("WebSocket refused by a proxy: fall back to SSE, fail back once it passes") {
+  HeraldProcess h;
+  UpgradeProxy proxy(h.port(), UpgradeProxy::Mode::Refuse);
+  Recorder rec;
+  auto o = fast_options(proxy.url());
+  o.failback_interval = 300ms;
+  Client c(o);
+  rec.attach(c);
+  c.subscribe("fb");
+  c.start();
+  REQUIRE(rec.wait([&] { return !rec.transports.empty(); }));
+  CHECK(rec.transports.front() == Transport::Sse);
+  {
+    std::lock_guard lock(rec.mu);
+    REQUIRE_FALSE(rec.errors.empty());
+    CHECK(rec.errors.front().code == "http_403");
+    CHECK(rec.errors.front().transport == Transport::WebSocket);
+  }
+  REQUIRE(wait_subscribed(c, "fb"));
+  Client pub(fast_options(h.url()));
+  auto ids = publish_numbers(pub, "fb", 0, 3);
+  REQUIRE(rec.wait([&] { return rec.count("fb") >= 3; }));
+
+  // The better transport is retried in the background and takes over.
+  proxy.set_mode(UpgradeProxy::Mode::Pass);
+  REQUIRE(rec.wait([&] { return rec.transports.size() >= 2; }, 5s));
+  CHECK(rec.transports[1] == Transport::WebSocket);
+  CHECK(c.transport() == Transport::WebSocket);
+  const auto more = publish_numbers(pub, "fb", 3, 6);
+  ids.insert(ids.end(), more.begin(), more.end());
+  REQUIRE(rec.wait([&] { return rec.count("fb") >= 6; }));
+  std::this_thread::sleep_for(150ms);
+  CHECK(ids_of(rec.of("fb")) == ids);
+  CHECK(rec.gaps.empty());
+}
+
+TEST_CASE("a WebSocket that never answers is given up after the probe timeout") {
+  HeraldProcess h;
+  UpgradeProxy proxy(h.port(), UpgradeProxy::Mode::Silent);
+  Recorder rec;
+  auto o = fast_options(proxy.url(), {Transport::WebSocket, Transport::LongPoll});
+  o.probe_timeout = 500ms;
+  Client c(o);
+  rec.attach(c);
+  c.subscribe("silent");
+  const auto started = Clock::now();
+  c.start();
+  REQUIRE(rec.wait([&] { return !rec.transports.empty(); }));
+  const auto took = Clock::now() - started;
+  CHECK(rec.transports.front() == Transport::LongPoll);
+  CHECK(took >= 450ms);
+  CHECK(took < 3s);
+  std::lock_guard lock(rec.mu);
+  REQUIRE_FALSE(rec.errors.empty());
+  // The client's probe timer and the transport's own handshake deadline expire
+  // together; either may report first.
+  const auto& code = rec.errors.front().code;
+  CHECK((code == "probe_timeout" || code == "handshake_failed"));
+  CHECK(rec.errors.front().transport == Transport::WebSocket);
 }
 
 TEST_CASE("resuming from a cursor replays what was missed; an unknown epoch is a gap") {
