@@ -413,8 +413,9 @@ struct Client::Impl final : detail::EventSink {
       open(a.index, Purpose::Replace);
       return;
     }
+    // A replay still in progress is left to end by itself: its messages may still be
+    // queued, and each new channel's "subscribed" notice comes after them anyway.
     std::lock_guard lock(state_mu);
-    book.end_replay(a.link);
     for (auto it = a.link.sent.begin(); it != a.link.sent.end();) {
       if (book.has(it->first)) {
         ++it;

@@ -106,6 +106,9 @@ void CursorBook::on_subscribed(Link& link, const SubscribedEvent& ev, std::vecto
     auto it = channels_.find(name);
     auto sent = link.sent.find(name);
     if (it == channels_.end() || sent == link.sent.end()) continue;
+    // Every channel of the notice belongs to its replay (an SSE stream replays all of
+    // them after one cursor, in cursor order), so none of their history ends it.
+    link.replay_channels.push_back(name);
     if (!sent->second) {
       // Subscribed from now: whatever is replayed for it is older history.
       if (head) move_up(it->second, ev.cursor);
@@ -114,7 +117,6 @@ void CursorBook::on_subscribed(Link& link, const SubscribedEvent& ev, std::vecto
     }
     link.live.erase(name);
     check_gap(name, *sent->second, ev.recovered, head, ev.cursor, out);
-    link.replay_channels.push_back(name);
   }
   if (!link.replay_channels.empty()) {
     if (head) {

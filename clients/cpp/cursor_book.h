@@ -66,10 +66,10 @@ class CursorBook {
   void on_subscribed(Link& link, const SubscribedEvent& ev, std::vector<Delivery>& out);
   void on_message(Link& link, Envelope env, std::vector<Delivery>& out);
   void on_batch(Link& link, BatchEvent ev, std::vector<Delivery>& out);
-  // Ends a replay that no further event will end (e.g. before a channel is added).
-  void end_replay(Link& link);
 
  private:
+  // The open replay is over: its channels are complete up to its head and go live.
+  void end_replay(Link& link);
   // The common start of a "subscribed" notice and a poll answer: ends the open
   // replay and learns the server's epoch. False when the event is to be ignored: the
   // link is resyncing, or must now (its single resume cursor was of another epoch
