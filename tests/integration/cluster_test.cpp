@@ -1,0 +1,460 @@
+// Several herald nodes on one RabbitMQ (the private broker of rabbitmq_fixture.sh):
+// one cluster-wide order with the same ids on every node and every transport, resume
+// on any node, publishes during a broker outage, a node killed under its clients.
+//
+// One broker serves the whole run; each case gets a fresh vhost, and with it a log of
+// its own, since herald's exchange and queue names are fixed.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "cluster_support.h"
+#include "herald_process.h"
+#include "rabbit_test_support.h"
+#include "test_util.h"
+
+using namespace herald::test;
+using nlohmann::json;
+
+namespace {
+
+std::string fresh_vhost_url(const std::string& name) {
+  static int cases = 0;
+  const std::string vhost = "cluster-" + name + "-" + std::to_string(++cases);
+  auto& rabbit = RabbitFixture::get();
+  rabbit.ctl("add_vhost " + vhost + " >/dev/null");
+  rabbit.ctl("set_permissions -p " + vhost + " guest '.*' '.*' '.*' >/dev/null");
+  return rabbit.url() + vhost;
+}
+
+// Herald nodes sharing one log.
+class Cluster {
+ public:
+  // `open_log`: publish one message on a channel nobody reads before the case starts,
+  // so the case does not depend on the first message of a new log (see the test
+  // "the first message of a new log reaches every subscriber").
+  Cluster(const std::string& name, std::vector<std::string> nodes, bool open_log = true)
+      : url_(fresh_vhost_url(name)) {
+    for (const auto& n : nodes) start(n);
+    if (open_log) REQUIRE(http_post(port(0), "/api/publish", R"({"channel":"cluster:open","data":0})").status == 200);
+  }
+  ~Cluster() {
+    // Every node gets SIGTERM first: they drain and leave the broker in parallel.
+    for (auto& n : nodes_)
+      if (n->pid() > 0) ::kill(n->pid(), SIGTERM);
+    nodes_.clear();
+  }
+  // Starts (or starts again) node `name`; returns its index.
+  size_t start(const std::string& name) {
+    auto p = std::make_unique<HeraldProcess>(
+        std::vector<std::string>{"--broker", url_, "--node-id", name, "--history", "5000"});
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (names_[i] == name) {
+        nodes_[i] = std::move(p);
+        return i;
+      }
+    }
+    names_.push_back(name);
+    nodes_.push_back(std::move(p));
+    return nodes_.size() - 1;
+  }
+  HeraldProcess& node(size_t i) { return *nodes_.at(i); }
+  int port(size_t i) const { return nodes_.at(i)->port(); }
+  size_t size() const { return nodes_.size(); }
+  std::vector<int> ports() const {
+    std::vector<int> out;
+    for (const auto& n : nodes_) out.push_back(n->port());
+    return out;
+  }
+
+ private:
+  std::string url_;
+  std::vector<std::string> names_;
+  std::vector<std::unique_ptr<HeraldProcess>> nodes_;
+};
+
+struct Sent {
+  std::string channel;
+  std::string data;
+};
+
+// What the publishers were told: id -> message for every 200 answer, and the data of
+// every message whose publish failed (it may or may not be in the log).
+struct Published {
+  std::map<std::string, Sent> acked;
+  std::vector<std::string> acked_in_order;  // per publisher, in publish order, publishers one after another
+  std::set<std::string> failed_data;
+  size_t failed_requests = 0;
+};
+
+Published collect(const std::vector<const PublishLoop*>& loops) {
+  Published p;
+  for (const auto* loop : loops) {
+    for (const auto& o : loop->outcomes()) {
+      if (o.answer.status == 200 && o.ids.size() == o.datas.size()) {
+        for (size_t i = 0; i < o.ids.size(); ++i) {
+          p.acked.emplace(o.ids[i], Sent{o.channels[i], o.datas[i]});
+          p.acked_in_order.push_back(o.ids[i]);
+        }
+      } else {
+        ++p.failed_requests;
+        p.failed_data.insert(o.datas.begin(), o.datas.end());
+      }
+    }
+  }
+  return p;
+}
+
+std::string around(const std::vector<std::string>& v, size_t i) {
+  std::string s;
+  for (size_t k = i >= 2 ? i - 2 : 0; k < std::min(v.size(), i + 3); ++k) s += (k == i ? " [" : " ") + v[k] + (k == i ? "]" : "");
+  return s;
+}
+
+// Empty when equal, else where they first differ.
+std::string difference(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  for (size_t i = 0; i < std::max(got.size(), want.size()); ++i) {
+    if (i >= got.size() || i >= want.size() || got[i] != want[i])
+      return "sizes " + std::to_string(got.size()) + " and " + std::to_string(want.size()) + ", first difference at " +
+             std::to_string(i) + ": got" + around(got, i) + ", want" + around(want, i);
+  }
+  return "";
+}
+
+std::vector<std::string> only_channel(const std::vector<Delivery>& ds, const std::string& channel) {
+  std::vector<std::string> out;
+  for (const auto& d : ds)
+    if (d.channel == channel) out.push_back(d.id);
+  return out;
+}
+
+// `s` received exactly `log` (ids, in this order) with the data that was published;
+// with `order_per_channel`, `log` holds only acknowledged ids. A WebSocket client that resumed with one subscribe per channel gets each channel's
+// replay in turn, so for it only the order within each channel is checked.
+void check_log(const Subscriber& s, const std::vector<std::string>& log, const Published& p,
+               const std::vector<std::string>& channels, bool order_per_channel = false) {
+  INFO(s.describe());
+  CHECK(s.errors().empty());
+  const auto ds = s.deliveries();
+  std::vector<std::string> ids;
+  std::set<std::string> datas;
+  for (const auto& d : ds) {
+    ids.push_back(d.id);
+    CHECK(datas.insert(d.data).second);  // no message twice, even under another id
+    auto it = p.acked.find(d.id);
+    if (it != p.acked.end()) {
+      if (it->second.data != d.data || it->second.channel != d.channel)
+        FAIL_CHECK("id " << d.id << " carries " << d.channel << " " << d.data << ", published as "
+                         << it->second.channel << " " << it->second.data);
+    } else if (!p.failed_data.count(d.data)) {
+      FAIL_CHECK("id " << d.id << " carries " << d.data << ", which nobody published");
+    }
+  }
+  if (!order_per_channel) {
+    const auto diff = difference(ids, log);
+    if (!diff.empty()) FAIL_CHECK(diff);
+    return;
+  }
+  CHECK(ids.size() == log.size());
+  for (const auto& c : channels) {
+    std::vector<std::string> want;
+    for (const auto& id : log)
+      if (p.acked.at(id).channel == c) want.push_back(id);
+    const auto diff = difference(only_channel(ds, c), want);
+    if (!diff.empty()) FAIL_CHECK("channel " << c << ": " << diff);
+  }
+}
+
+// The ids of a log are in cursor order and all of one epoch.
+void check_cursor_order(const std::vector<std::string>& log) {
+  for (size_t i = 1; i < log.size(); ++i) {
+    const auto epoch = log[i].substr(0, log[i].rfind('-'));
+    REQUIRE(epoch == log[0].substr(0, log[0].rfind('-')));
+    if (seq_of(log[i]) <= seq_of(log[i - 1])) FAIL("cursor order broken at " << i << ":" << around(log, i));
+  }
+}
+
+std::vector<std::unique_ptr<Subscriber>> subscribe_everywhere(const Cluster& cluster, const std::vector<Wire>& wires,
+                                                              const std::vector<std::string>& channels) {
+  std::vector<std::unique_ptr<Subscriber>> subs;
+  for (int port : cluster.ports())
+    for (Wire w : wires) subs.push_back(std::make_unique<Subscriber>(w, std::vector<int>{port}, channels));
+  for (auto& s : subs) REQUIRE(s->wait_subscribed(10000));
+  return subs;
+}
+
+void wait_all(const std::vector<std::unique_ptr<Subscriber>>& subs, size_t n, int timeout_ms = 30000) {
+  for (auto& s : subs) {
+    INFO(s->describe());
+    REQUIRE(s->wait_count(n, timeout_ms));
+  }
+}
+
+const std::vector<Wire> kAllWires{Wire::Sse, Wire::LongPoll, Wire::WebSocket};
+
+}  // namespace
+
+TEST_CASE("a message published on one node reaches SSE, long-poll and WebSocket subscribers on every node with the same id",
+          "[cluster]") {
+  Cluster cluster("fanout", {"a", "b", "c"});
+  const std::vector<std::string> channels{"news:one", "news:two"};
+  auto subs = subscribe_everywhere(cluster, kAllWires, channels);
+
+  // One message first: the id the publisher gets back is the id everyone receives.
+  const auto first = http_post(cluster.port(0), "/api/publish", R"({"channel":"news:one","data":{"first":true}})");
+  REQUIRE(first.status == 200);
+  const std::string first_id = json::parse(first.body)["id"];
+  for (auto& s : subs) {
+    INFO(s->describe());
+    REQUIRE(s->wait_count(1, 10000));
+    CHECK(s->deliveries()[0].id == first_id);
+    CHECK(s->deliveries()[0].data == R"({"first":true})");
+  }
+
+  PublishLoop loop(cluster.port(0), "A", channels, 300, std::chrono::milliseconds(0), 5);
+  loop.wait();
+  Published p = collect({&loop});
+  REQUIRE(p.failed_requests == 0);
+  p.acked.emplace(first_id, Sent{"news:one", R"({"first":true})"});
+  std::vector<std::string> log{first_id};
+  log.insert(log.end(), p.acked_in_order.begin(), p.acked_in_order.end());
+  check_cursor_order(log);
+
+  wait_all(subs, log.size());
+  for (auto& s : subs) check_log(*s, log, p, channels);
+}
+
+TEST_CASE("two publishers on different nodes at once: every node delivers the same sequence", "[cluster]") {
+  Cluster cluster("concurrent", {"a", "b", "c"});
+  const std::vector<std::string> channels{"race:x", "race:y", "race:z"};
+  auto subs = subscribe_everywhere(cluster, kAllWires, channels);
+
+  PublishLoop on_a(cluster.port(0), "A", channels, 600, std::chrono::milliseconds(0), 7);
+  PublishLoop on_b(cluster.port(1), "B", channels, 600, std::chrono::milliseconds(0), 5);
+  on_a.wait();
+  on_b.wait();
+  const Published p = collect({&on_a, &on_b});
+  REQUIRE(p.failed_requests == 0);
+  REQUIRE(p.acked.size() == 1200);
+
+  wait_all(subs, 1200);
+  const auto log = subs[0]->ids();
+  check_cursor_order(log);
+  // Each publisher's own messages keep their publish order (it waited for each answer).
+  std::vector<std::string> a_ids, b_ids, a_sent(p.acked_in_order.begin(), p.acked_in_order.begin() + 600);
+  size_t switches = 0;
+  for (size_t i = 0; i < log.size(); ++i) {
+    const bool from_a = p.acked.at(log[i]).data.find("\"A\"") != std::string::npos;
+    (from_a ? a_ids : b_ids).push_back(log[i]);
+    if (i > 0 && from_a != (p.acked.at(log[i - 1]).data.find("\"A\"") != std::string::npos)) ++switches;
+  }
+  CHECK(difference(a_ids, a_sent).empty());
+  INFO("the two publishers' messages alternate " << switches << " times in the log");
+  CHECK(switches >= 10);  // they really were interleaved
+  for (auto& s : subs) check_log(*s, log, p, channels);
+}
+
+TEST_CASE("a subscriber that read part of the log on one node resumes on another with its cursor: no gap, no duplicate",
+          "[cluster]") {
+  Cluster cluster("resume", {"a", "b"});
+  const std::vector<std::string> channels{"resume:one", "resume:two"};
+  const std::vector<Wire> wires{Wire::Sse, Wire::SseQuery, Wire::LongPoll, Wire::WebSocket};
+  std::vector<std::unique_ptr<Subscriber>> subs;
+  for (Wire w : wires)
+    subs.push_back(std::make_unique<Subscriber>(w, std::vector<int>{cluster.port(0)}, channels, "", 50));
+  for (auto& s : subs) REQUIRE(s->wait_subscribed(10000));
+
+  // 100 messages; every subscriber stops reading node a after 50 of them.
+  PublishLoop first(cluster.port(0), "first", channels, 100, std::chrono::milliseconds(0), 4);
+  first.wait();
+  for (auto& s : subs) {
+    INFO(s->describe());
+    REQUIRE(s->wait_paused(10000));
+    REQUIRE(s->count() == 50);
+  }
+  // 100 more while they are away, then 150 while they come back on node b.
+  PublishLoop second(cluster.port(1), "second", channels, 100, std::chrono::milliseconds(0), 4);
+  second.wait();
+  PublishLoop third(cluster.port(0), "third", channels, 150, std::chrono::milliseconds(4), 0);
+  while (third.answered() < 30) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (auto& s : subs) s->resume_on(cluster.port(1));
+  REQUIRE(third.answered() < 150);  // they come back while messages keep coming
+  third.wait();
+
+  const Published p = collect({&first, &second, &third});
+  REQUIRE(p.failed_requests == 0);
+  const auto& log = p.acked_in_order;  // one publisher at a time: publish order is log order
+  check_cursor_order(log);
+  wait_all(subs, log.size());
+  for (auto& s : subs) {
+    const bool per_channel = s->wire() == Wire::WebSocket;
+    check_log(*s, log, p, channels, per_channel);
+    const auto ds = s->deliveries();
+    CHECK(std::all_of(ds.begin(), ds.begin() + 50, [&](const Delivery& d) { return d.port == cluster.port(0); }));
+    CHECK(std::all_of(ds.begin() + 50, ds.end(), [&](const Delivery& d) { return d.port == cluster.port(1); }));
+    CHECK(s->connections() == 2);
+  }
+}
+
+TEST_CASE("RabbitMQ stopped and restarted under load: every acknowledged publish is delivered once to every subscriber",
+          "[cluster]") {
+  const bool kill = GENERATE(false, true);
+  INFO((kill ? "RabbitMQ killed (SIGKILL)" : "RabbitMQ stopped gracefully"));
+  Cluster cluster(kill ? "broker-kill" : "broker-stop", {"a", "b", "c"});
+  const std::vector<std::string> channels{"live:one", "live:two"};
+  auto subs = subscribe_everywhere(cluster, kAllWires, channels);
+
+  // /healthz of every node, every 100 ms, as a list of status changes.
+  std::atomic<bool> watching{true};
+  std::vector<std::vector<int>> health(cluster.size());
+  std::mutex health_mutex;
+  std::thread watcher([&] {
+    while (watching) {
+      for (size_t i = 0; i < cluster.size(); ++i) {
+        const int status = http_get(cluster.port(i), "/healthz", 2).status;
+        std::lock_guard lock(health_mutex);
+        if (health[i].empty() || health[i].back() != status) health[i].push_back(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto all_health = [&](int status, int timeout_ms) {
+    const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (Clock::now() < end) {
+      bool all = true;
+      for (size_t i = 0; i < cluster.size(); ++i) all = all && http_get(cluster.port(i), "/healthz", 2).status == status;
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+
+  PublishLoop on_a(cluster.port(0), "A", channels, 1'000'000, std::chrono::milliseconds(10), 6);
+  PublishLoop on_b(cluster.port(1), "B", channels, 1'000'000, std::chrono::milliseconds(10), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  RabbitFixture::get().halt(kill);
+  REQUIRE(all_health(503, 20000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // publishing into the outage
+  RabbitFixture::get().start();
+  REQUIRE(all_health(200, 60000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  on_a.stop();
+  on_b.stop();
+  watching = false;
+  watcher.join();
+
+  const Published p = collect({&on_a, &on_b});
+  INFO(p.acked.size() << " publishes acknowledged, " << p.failed_requests << " refused");
+  REQUIRE(p.failed_requests > 0);
+  REQUIRE(p.acked.size() > 100);
+  for (const auto* loop : {&on_a, &on_b}) {
+    for (const auto& o : loop->outcomes()) {
+      if (o.answer.status == 200) continue;
+      INFO("status " << o.answer.status << " body " << o.answer.body);
+      REQUIRE(o.answer.status == 503);
+      REQUIRE(o.answer.retry_after == "1");
+      const auto body = json::parse(o.answer.body, nullptr, false);
+      REQUIRE(!body.is_discarded());
+      CHECK(body["error"]["code"] == "broker_unavailable");
+      CHECK(!body["error"]["message"].get<std::string>().empty());
+    }
+  }
+
+  // Every subscriber (still on its first connection) has every acknowledged message,
+  // then the same log as every other.
+  for (auto& s : subs) {
+    INFO(s->describe());
+    const auto end = Clock::now() + std::chrono::seconds(30);
+    auto has_all = [&] {
+      std::set<std::string> got;
+      for (const auto& id : s->ids()) got.insert(id);
+      return std::all_of(p.acked.begin(), p.acked.end(), [&](const auto& a) { return got.count(a.first) > 0; });
+    };
+    while (!has_all() && Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(has_all());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // stragglers: refused publishes that were stored
+  const auto log = subs[0]->ids();
+  check_cursor_order(log);
+  for (auto& s : subs) {
+    check_log(*s, log, p, channels);
+    CHECK(s->connections() == 1);
+    CHECK(s->drops() == 0);
+  }
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    INFO("node " << i << " /healthz statuses in turn:" << [&] {
+      std::string s;
+      for (int st : health[i]) s += " " + std::to_string(st);
+      return s;
+    }());
+    const auto& h = health[i];
+    const auto down = std::find(h.begin(), h.end(), 503);
+    CHECK(h.front() == 200);
+    CHECK(down != h.end());
+    CHECK(std::find(down, h.end(), 200) != h.end());
+    CHECK(metric(cluster.port(i), "herald_broker_reconnects_total") > 0);
+    CHECK(metric(cluster.port(i), "herald_broker_up") == 1);
+  }
+}
+
+TEST_CASE("a node killed with SIGKILL: its clients resume on another node with no gap", "[cluster]") {
+  Cluster cluster("node-kill", {"a", "b", "c"});
+  const std::vector<std::string> channels{"kill:one", "kill:two"};
+  const std::vector<Wire> wires{Wire::Sse, Wire::SseQuery, Wire::LongPoll, Wire::WebSocket};
+  std::vector<std::unique_ptr<Subscriber>> subs;
+  // Clients of node c; when it goes, they try a, then b, as behind a load balancer.
+  for (Wire w : wires)
+    subs.push_back(std::make_unique<Subscriber>(
+        w, std::vector<int>{cluster.port(2), cluster.port(0), cluster.port(1)}, channels));
+  for (auto& s : subs) REQUIRE(s->wait_subscribed(10000));
+
+  PublishLoop loop(cluster.port(0), "A", channels, 500, std::chrono::milliseconds(4), 5);
+  for (auto& s : subs) REQUIRE(s->wait_count(150, 20000));
+  cluster.node(2).kill();
+  loop.wait();
+
+  const Published p = collect({&loop});
+  REQUIRE(p.failed_requests == 0);
+  const auto& log = p.acked_in_order;
+  check_cursor_order(log);
+  wait_all(subs, log.size());
+  for (auto& s : subs) {
+    check_log(*s, log, p, channels, s->wire() == Wire::WebSocket);
+    CHECK(s->drops() >= 1);
+    CHECK(s->connections() == 2);
+    CHECK(s->deliveries().back().port == cluster.port(0));
+  }
+
+  // Node c comes back: its warm-up replays the log's end, so an old cursor resumes there.
+  const size_t c = cluster.start("c");
+  Subscriber late(Wire::Sse, {cluster.port(c)}, channels, log[99]);
+  REQUIRE(late.wait_count(log.size() - 100, 20000));
+  const std::vector<std::string> rest(log.begin() + 100, log.end());
+  CHECK(difference(late.ids(), rest).empty());
+  CHECK(late.errors().empty());
+}
+
+// Fails today (hence [!mayfail]: it is reported, and the run stays green). RabbitBroker
+// gives the first message of a new log the cursor <epoch>-0 (stream offset 0), while
+// History's head for an empty log, which every subscriber gets at subscribe time and
+// keeps as its last-seen cursor, is also <epoch>-0 (History::on_epoch). Session::deliver
+// drops a message whose seq is not above the last seen, so the first message never
+// reaches anyone subscribed before it, on any node or transport; a long-poll with
+// since=<epoch>-0 skips it too. (The memory broker starts at seq 1.)
+TEST_CASE("the first message of a new log reaches every subscriber", "[cluster][!mayfail]") {
+  Cluster cluster("first-message", {"a", "b"}, false);
+  auto subs = subscribe_everywhere(cluster, kAllWires, {"first:one"});
+  const auto a = http_post(cluster.port(0), "/api/publish", R"({"channel":"first:one","data":"hello"})");
+  REQUIRE(a.status == 200);
+  const std::string id = json::parse(a.body)["id"];
+  INFO("the first message got id " << id);
+  subs[0]->wait_count(1, 3000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (auto& s : subs) {
+    INFO(s->describe());
+    CHECK(s->count() == 1);
+  }
+}

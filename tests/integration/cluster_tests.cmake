@@ -1,0 +1,16 @@
+# Several herald nodes on one private RabbitMQ (rabbitmq_fixture.sh): cluster-wide
+# order, resume on any node, broker outages, a node killed. include()d by
+# tests/CMakeLists.txt, which includes this file before integration_tests.cmake
+# (alphabetical order), so the target is declared when the directory is done, once
+# herald_integration_test() and herald_test_support exist.
+set(HERALD_CLUSTER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
+function(herald_cluster_tests)
+  herald_integration_test(herald_cluster_tests
+    ${HERALD_CLUSTER_TEST_DIR}/cluster_test.cpp
+    ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp)
+  target_include_directories(herald_cluster_tests PRIVATE ${HERALD_CLUSTER_TEST_DIR})
+  target_link_libraries(herald_cluster_tests PRIVATE herald_broker_rabbitmq)
+  add_test(NAME cluster COMMAND herald_cluster_tests)
+  set_tests_properties(cluster PROPERTIES LABELS rabbitmq TIMEOUT 400)
+endfunction()
+cmake_language(DEFER CALL herald_cluster_tests)
