@@ -24,7 +24,7 @@ async function scores(browser, herald) {
 }
 
 async function compare(browser, herald) {
-  const page = await (await browser.newContext({ viewport: { width: 1240, height: 700 } })).newPage();
+  const page = await (await browser.newContext({ viewport: { width: 1240, height: 730 } })).newPage();
   await page.goto(`${herald.url}/compare/`);
   await page.waitForFunction(() => document.querySelectorAll('.panel[data-state="connected"]').length === 3);
   // A steady stream, then a burst: the chart shows both, p50 is the stream's.
