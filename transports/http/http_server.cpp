@@ -5,6 +5,8 @@
 #include <pistache/tcp.h>
 #include <pistache/transport.h>
 
+#include <sys/socket.h>
+
 #include <mutex>
 #include <stdexcept>
 
@@ -113,7 +115,9 @@ void HttpServer::start(const std::string& host, uint16_t port, size_t threads) {
   l->setTransportFactory([shared] {
     return std::make_shared<WorkerTransport>(std::make_shared<AcceptHandler>(), shared);
   });
-  l->init(threads, P::Flags<P::Tcp::Options>(P::Tcp::Options::ReuseAddr), "herald-loop");
+  // The accept queue must absorb a reconnect storm (every client of a restarted node at
+  // once); Pistache's default backlog of 128 drops SYNs well before that.
+  l->init(threads, P::Flags<P::Tcp::Options>(P::Tcp::Options::ReuseAddr), "herald-loop", SOMAXCONN);
   l->setHandler(std::make_shared<AcceptHandler>());
   try {
     l->bind();
