@@ -490,7 +490,9 @@ void RabbitBroker::on_log_message(AmqpMessage& message) {
     spdlog::debug("rabbitmq: dropping second copy of {} at offset {}", message.message_id, offset);
     return;
   }
-  const Cursor cursor{epoch_, offset};
+  // Stream offsets start at 0, but seq 0 is every log's "before the first message" (the
+  // head of an empty history), so a cursor's seq is the offset plus one.
+  const Cursor cursor{epoch_, offset + 1};
   const int64_t ts_ms = message.int_header("herald-ts").value_or(0);
   try {
     sink_->on_message(build_message(*channel, cursor, ts_ms, std::move(message.body)));
