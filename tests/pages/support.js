@@ -6,9 +6,9 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { launchChromium: launchChromiumIn } = require('../browser/support/browser.js');
 
 const SOURCE_DIR = path.resolve(__dirname, '..', '..');
-const CHROMIUM = process.env.HERALD_CHROMIUM || '/usr/bin/chromium';
 const OUT_DIR = process.env.HERALD_PAGES_OUT || path.join(os.tmpdir(), 'herald-pages');
 
 function need(name) {
@@ -49,30 +49,11 @@ function startHerald(extraArgs = []) {
   });
 }
 
-function loadPlaywright() {
-  const dir = path.join(SOURCE_DIR, 'tests', 'node_modules', 'playwright-core');
-  try {
-    return require(dir);
-  } catch (e) {
-    throw new Error(`playwright-core is not installed in tests/node_modules: run (cd tests && npm install)\n${e.message}`);
-  }
-}
-
-// Headless Chromium with the flags that work as root in a sandbox without network;
-// its config and cache stay in a temporary folder of the test's own.
+// Headless Chromium launched as the browser tests launch it (the flags that work as root
+// in a sandbox without network); its config and cache stay in a temporary folder.
 async function launchChromium() {
-  if (!fs.existsSync(CHROMIUM)) { throw new Error(`Chromium not found at ${CHROMIUM} (set HERALD_CHROMIUM)`); }
-  const { chromium } = loadPlaywright();
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-pages-chromium-'));
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1'],
-    env: { ...process.env, XDG_CONFIG_HOME: path.join(home, 'config'), XDG_CACHE_HOME: path.join(home, 'cache') },
-    timeout: 30000,
-  });
+  const browser = await launchChromiumIn(home);
   const close = browser.close.bind(browser);
   browser.close = async () => {
     await close();
