@@ -212,7 +212,12 @@ void Subscriber::run() {
     }
     const int port = ports_[port_index_];
     lock.unlock();
-    const End end = session(port);
+    End end = End::Lost;
+    try {
+      end = session(port);
+    } catch (const std::exception& e) {  // a field of the wrong type: report it, never terminate
+      error(std::string("unexpected input: ") + e.what());
+    }
     lock.lock();
     subscribed_ = false;
     switch_ = false;
@@ -240,7 +245,7 @@ bool Subscriber::should_leave(End& end) {
 
 bool Subscriber::deliver(const std::string& id, const std::string& channel, const std::string& data, int port) {
   std::lock_guard lock(mutex_);
-  deliveries_.push_back(Delivery{id, channel, data, port});
+  deliveries_.push_back(Delivery{id, channel, data, port, std::chrono::steady_clock::now()});
   if (wire_ == Wire::WebSocket) {
     cursors_[channel] = id;
   } else {
@@ -590,13 +595,10 @@ void PublishLoop::run() {
       o.answer.status = res->status;
       o.answer.body = res->body;
       o.answer.retry_after = res->get_header_value("Retry-After");
-      if (res->status == 200) {
-        auto j = json::parse(res->body, nullptr, false);
-        if (!j.is_discarded() && batch && j.contains("ids")) {
-          for (const auto& id : j["ids"]) o.ids.push_back(id.get<std::string>());
-        } else if (!j.is_discarded() && !batch && j.contains("id")) {
-          o.ids.push_back(j["id"].get<std::string>());
-        }
+      auto j = json::parse(res->body, nullptr, false);
+      if (res->status == 200 && !j.is_discarded()) {  // ids stay empty (a failure) unless they are strings
+        for (const auto& id : batch ? j.value("ids", json::array()) : json::array({j.value("id", json())}))
+          if (id.is_string()) o.ids.push_back(id.get<std::string>());
       }
     }
     {

@@ -37,6 +37,7 @@ struct Delivery {
   std::string channel;
   std::string data;  // compact JSON
   int port;          // the node that delivered it
+  std::chrono::steady_clock::time_point at;  // when it was read
 };
 
 class Subscriber {

@@ -33,13 +33,8 @@ std::string fresh_vhost_url(const std::string& name) {
 // Herald nodes sharing one log.
 class Cluster {
  public:
-  // `open_log`: publish one message on a channel nobody reads before the case starts,
-  // so the case does not depend on the first message of a new log (see the test
-  // "the first message of a new log reaches every subscriber").
-  Cluster(const std::string& name, std::vector<std::string> nodes, bool open_log = true)
-      : url_(fresh_vhost_url(name)) {
+  Cluster(const std::string& name, std::vector<std::string> nodes) : url_(fresh_vhost_url(name)) {
     for (const auto& n : nodes) start(n);
-    if (open_log) REQUIRE(http_post(port(0), "/api/publish", R"({"channel":"cluster:open","data":0})").status == 200);
   }
   ~Cluster() {
     // Every node gets SIGTERM first: they drain and leave the broker in parallel.
@@ -196,6 +191,39 @@ void wait_all(const std::vector<std::unique_ptr<Subscriber>>& subs, size_t n, in
 
 const std::vector<Wire> kAllWires{Wire::Sse, Wire::LongPoll, Wire::WebSocket};
 
+// GET /healthz of every node every 100 ms, kept as each node's list of status changes.
+class HealthWatch {
+ public:
+  explicit HealthWatch(std::vector<int> ports) : ports_(std::move(ports)), changes_(ports_.size()) {
+    thread_ = std::thread([this] {
+      while (watching_) {
+        for (size_t i = 0; i < ports_.size(); ++i) {
+          const int status = http_get(ports_[i], "/healthz", 2).status;
+          std::lock_guard lock(mutex_);
+          if (changes_[i].empty() || changes_[i].back() != status) changes_[i].push_back(status);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~HealthWatch() { stop(); }
+  void stop() {
+    watching_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<int> changes(size_t node) const {
+    std::lock_guard lock(mutex_);
+    return changes_.at(node);
+  }
+
+ private:
+  const std::vector<int> ports_;
+  mutable std::mutex mutex_;
+  std::vector<std::vector<int>> changes_;
+  std::atomic<bool> watching_{true};
+  std::thread thread_;
+};
+
 }  // namespace
 
 TEST_CASE("a message published on one node reaches SSE, long-poll and WebSocket subscribers on every node with the same id",
@@ -308,20 +336,7 @@ TEST_CASE("RabbitMQ stopped and restarted under load: every acknowledged publish
   const std::vector<std::string> channels{"live:one", "live:two"};
   auto subs = subscribe_everywhere(cluster, kAllWires, channels);
 
-  // /healthz of every node, every 100 ms, as a list of status changes.
-  std::atomic<bool> watching{true};
-  std::vector<std::vector<int>> health(cluster.size());
-  std::mutex health_mutex;
-  std::thread watcher([&] {
-    while (watching) {
-      for (size_t i = 0; i < cluster.size(); ++i) {
-        const int status = http_get(cluster.port(i), "/healthz", 2).status;
-        std::lock_guard lock(health_mutex);
-        if (health[i].empty() || health[i].back() != status) health[i].push_back(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
+  HealthWatch health(cluster.ports());
   auto all_health = [&](int status, int timeout_ms) {
     const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (Clock::now() < end) {
@@ -364,8 +379,7 @@ TEST_CASE("RabbitMQ stopped and restarted under load: every acknowledged publish
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   on_a.stop();
   on_b.stop();
-  watching = false;
-  watcher.join();
+  health.stop();
 
   const Published p = collect({&on_a, &on_b});
   INFO(p.acked.size() << " publishes acknowledged, " << p.failed_requests << " refused");
@@ -419,10 +433,10 @@ TEST_CASE("RabbitMQ stopped and restarted under load: every acknowledged publish
   for (size_t i = 0; i < cluster.size(); ++i) {
     INFO("node " << i << " /healthz statuses in turn:" << [&] {
       std::string s;
-      for (int st : health[i]) s += " " + std::to_string(st);
+      for (int st : health.changes(i)) s += " " + std::to_string(st);
       return s;
     }());
-    const auto& h = health[i];
+    const auto h = health.changes(i);
     const auto down = std::find(h.begin(), h.end(), 503);
     CHECK(h.front() == 200);
     CHECK(down != h.end());
@@ -474,7 +488,7 @@ TEST_CASE("a node killed with SIGKILL: its clients resume on another node with n
 // stream starts at offset 0: its cursors are offset + 1). Without that, the first
 // message of a new log reached nobody subscribed before it.
 TEST_CASE("the first message of a new log reaches every subscriber", "[cluster]") {
-  Cluster cluster("first-message", {"a", "b"}, false);
+  Cluster cluster("first-message", {"a", "b"});
   auto subs = subscribe_everywhere(cluster, kAllWires, {"first:one"});
   const auto a = http_post(cluster.port(0), "/api/publish", R"({"channel":"first:one","data":"hello"})");
   REQUIRE(a.status == 200);

@@ -1,5 +1,6 @@
 # Several herald nodes on one private RabbitMQ (rabbitmq_fixture.sh): cluster-wide
-# order, resume on any node, broker outages, a node killed. include()d by
+# order, resume on any node, broker outages, a node killed; and the cluster
+# benchmark's tool, which uses the same clients. include()d by
 # tests/CMakeLists.txt, which includes this file before integration_tests.cmake
 # (alphabetical order), so the target is declared when the directory is done, once
 # herald_integration_test() and herald_test_support exist.
@@ -12,5 +13,11 @@ function(herald_cluster_tests)
   target_link_libraries(herald_cluster_tests PRIVATE herald_broker_rabbitmq)
   add_test(NAME cluster COMMAND herald_cluster_tests)
   set_tests_properties(cluster PROPERTIES LABELS rabbitmq TIMEOUT 400)
+
+  # The cluster benchmark (bench/cluster_bench.sh runs it); no test.
+  add_executable(herald_cluster_bench ${HERALD_CLUSTER_TEST_DIR}/../../bench/cluster_bench.cpp
+                                      ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp)
+  target_include_directories(herald_cluster_bench PRIVATE ${HERALD_CLUSTER_TEST_DIR})
+  target_link_libraries(herald_cluster_bench PRIVATE herald_test_support)
 endfunction()
 cmake_language(DEFER CALL herald_cluster_tests)
