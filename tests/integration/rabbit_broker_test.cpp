@@ -270,7 +270,9 @@ TEST_CASE("broker restarts (graceful, then kill -9) while publishing lose and re
                 << b.duplicates_dropped());
   CHECK(ok_calls > 100);
   CHECK(failed_while_down > 100);
-  CHECK(slowest_refusal_ms < 50);
+  // Refused at once, not after the 10 s publish timeout: the bound only has to separate
+  // the two, with room for a loaded CI machine (133 ms was seen under a parallel build).
+  CHECK(slowest_refusal_ms < 1000);
 
   // Both nodes settle on the same log, each message once, every ok publish included.
   sink_a.wait_quiet(500ms, 15s);
