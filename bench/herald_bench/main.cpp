@@ -121,15 +121,6 @@ class Progress {
   Clock::time_point next_{};
 };
 
-std::string grouped(uint64_t v) {
-  std::string digits = std::to_string(v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 long server_rss_kib(int pid) {
   if (pid <= 0) return -1;
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");

@@ -7,7 +7,6 @@
 #include <sstream>
 
 namespace herald::bench {
-namespace {
 
 std::string grouped(uint64_t v) {
   std::string digits = std::to_string(v), out;
@@ -17,6 +16,8 @@ std::string grouped(uint64_t v) {
   }
   return out;
 }
+namespace {
+
 
 std::string fixed(double v, int decimals) {
   char buf[64];

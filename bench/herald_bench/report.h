@@ -43,6 +43,8 @@ struct TransportResult {
   }
 };
 
+// 1234567 -> "1,234,567" for tables and progress lines.
+std::string grouped(uint64_t v);
 std::string workload_line(const Options& o);
 void print_table(std::ostream& out, const std::vector<TransportResult>& results);
 void write_csv(std::ostream& out, const Options& o, const std::vector<TransportResult>& results);

@@ -108,7 +108,7 @@ void PublishPipeline::sent(const std::string& id, uint64_t delivery_tag) {
   unconfirmed_.emplace(delivery_tag, id);
 }
 
-size_t PublishPipeline::acked(uint64_t delivery_tag, bool multiple) {
+std::vector<std::string> PublishPipeline::take_unconfirmed(uint64_t delivery_tag, bool multiple) {
   std::vector<std::string> ids;
   if (multiple) {
     const auto end = unconfirmed_.upper_bound(delivery_tag);
@@ -118,8 +118,12 @@ size_t PublishPipeline::acked(uint64_t delivery_tag, bool multiple) {
     ids.push_back(std::move(it->second));
     unconfirmed_.erase(it);
   }
+  return ids;
+}
+
+size_t PublishPipeline::acked(uint64_t delivery_tag, bool multiple) {
   size_t confirmed = 0;
-  for (const std::string& id : ids) {
+  for (const std::string& id : take_unconfirmed(delivery_tag, multiple)) {
     auto it = messages_.find(id);
     if (it == messages_.end()) continue;
     it->second.confirmed = true;
@@ -130,16 +134,7 @@ size_t PublishPipeline::acked(uint64_t delivery_tag, bool multiple) {
 }
 
 void PublishPipeline::nacked(uint64_t delivery_tag, bool multiple) {
-  std::vector<std::string> ids;
-  if (multiple) {
-    const auto end = unconfirmed_.upper_bound(delivery_tag);
-    for (auto it = unconfirmed_.begin(); it != end; ++it) ids.push_back(std::move(it->second));
-    unconfirmed_.erase(unconfirmed_.begin(), end);
-  } else if (auto it = unconfirmed_.find(delivery_tag); it != unconfirmed_.end()) {
-    ids.push_back(std::move(it->second));
-    unconfirmed_.erase(it);
-  }
-  for (const std::string& id : ids) {
+  for (const std::string& id : take_unconfirmed(delivery_tag, multiple)) {
     auto it = messages_.find(id);
     if (it == messages_.end()) continue;
     it->second.tag = 0;

@@ -86,6 +86,8 @@ class PublishPipeline {
   bool has_work() const { return !messages_.empty(); }
 
  private:
+  // The ids an ack or nack with this tag covers, no longer awaiting a confirm.
+  std::vector<std::string> take_unconfirmed(uint64_t delivery_tag, bool multiple);
   struct Call {
     PublishDone done;
     std::vector<Cursor> cursors;
