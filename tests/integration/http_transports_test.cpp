@@ -120,6 +120,8 @@ TEST_CASE("SSE resumes by Last-Event-ID and by since with no gap and no duplicat
     REQUIRE(sse.wait_events("subscribed", 1));
     REQUIRE(sse.wait_events("message", 9 - from));
     REQUIRE(json::parse(sse.events("subscribed")[0].data)["recovered"] == true);
+    // A stream cut right after "subscribed" must resume before the replay, not after it.
+    REQUIRE(sse.events("subscribed")[0].id == ids[from]);
     std::this_thread::sleep_for(std::chrono::milliseconds(from == 0 ? 200 : 0));
     auto got = sse.events("message");
     REQUIRE(got.size() == static_cast<size_t>(9 - from));

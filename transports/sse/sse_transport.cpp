@@ -139,8 +139,11 @@ void handle_sse(EventLoop& loop, Conn& conn, HttpRequest& req) {
   append_json_string(data, replay.head.str());
   data += '}';
   // The id line sets EventSource's Last-Event-ID, so a reconnect before any message
-  // still resumes from here instead of from "now".
-  s.write_event("id: " + replay.head.str() + "\nevent: subscribed\ndata: " + data + "\n\n");
+  // still resumes from here instead of from "now". With a replay to follow it is the
+  // client's own cursor: a stream cut before the replay arrives must not skip it.
+  const bool resumes = sub.since && sub.since->epoch == replay.head.epoch && !replay.messages.empty();
+  const std::string event_id = resumes ? sub.since->str() : replay.head.str();
+  s.write_event("id: " + event_id + "\nevent: subscribed\ndata: " + data + "\n\n");
   for (const auto& m : replay.messages) s.session().deliver(m);
 }
 
