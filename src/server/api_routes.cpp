@@ -32,64 +32,61 @@ void handle_healthz(EventLoop& loop, Conn& conn, HttpRequest& req) {
   conn.write(http_response(up ? 200 : 503, "application/json", body, req.keep_alive()));
 }
 
+// One Prometheus metric: its HELP and TYPE lines, then one sample.
+template <typename V>
+void metric(std::ostringstream& out, const char* name, const char* type, const char* help, V value) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << ' ' << value << '\n';
+}
+
+// The same, with one sample per transport.
+void per_transport(std::ostringstream& out, const char* name, const char* type, const char* help,
+                   const std::atomic<int64_t>* gauges, const std::atomic<uint64_t>* counters) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  for (int k = 0; k < kTransportKinds; ++k) {
+    out << name << "{transport=\"" << transport_name(static_cast<TransportKind>(k)) << "\"} ";
+    if (gauges) {
+      out << gauges[k].load();
+    } else {
+      out << counters[k].load();
+    }
+    out << '\n';
+  }
+}
+
 void handle_metrics(EventLoop& loop, Conn& conn, HttpRequest& req) {
   auto& ctx = loop.ctx();
   auto& m = ctx.metrics;
   std::ostringstream out;
-  out << "# HELP herald_connections Open streaming connections by transport.\n# TYPE herald_connections gauge\n";
-  for (int k = 0; k < kTransportKinds; ++k)
-    out << "herald_connections{transport=\"" << transport_name(static_cast<TransportKind>(k)) << "\"} "
-        << m.connections[k].load() << "\n";
-  out << "# HELP herald_connections_opened_total Streaming connections opened by transport.\n"
-         "# TYPE herald_connections_opened_total counter\n";
-  for (int k = 0; k < kTransportKinds; ++k)
-    out << "herald_connections_opened_total{transport=\"" << transport_name(static_cast<TransportKind>(k)) << "\"} "
-        << m.connections_total[k].load() << "\n";
-  out << "# HELP herald_http_connections Open TCP connections.\n# TYPE herald_http_connections gauge\n"
-      << "herald_http_connections " << m.http_connections.load() << "\n";
-  out << "# HELP herald_messages_published_total Messages accepted by the publish API.\n"
-         "# TYPE herald_messages_published_total counter\nherald_messages_published_total "
-      << m.published.load() << "\n";
-  out << "# HELP herald_publish_errors_total Publish requests the broker refused.\n"
-         "# TYPE herald_publish_errors_total counter\nherald_publish_errors_total "
-      << m.publish_errors.load() << "\n";
-  out << "# HELP herald_messages_delivered_total Messages written to subscribers by transport.\n"
-         "# TYPE herald_messages_delivered_total counter\n";
-  for (int k = 0; k < kTransportKinds; ++k)
-    out << "herald_messages_delivered_total{transport=\"" << transport_name(static_cast<TransportKind>(k)) << "\"} "
-        << m.delivered[k].load() << "\n";
-  out << "# HELP herald_history_messages Messages held for resume.\n# TYPE herald_history_messages gauge\n"
-      << "herald_history_messages " << ctx.hub.history().size() << "\n";
-  out << "# HELP herald_history_channels Channels with history.\n# TYPE herald_history_channels gauge\n"
-      << "herald_history_channels " << ctx.hub.history().channel_count() << "\n";
-  out << "# HELP herald_slow_consumer_drops_total Connections closed because their outbox was full.\n"
-         "# TYPE herald_slow_consumer_drops_total counter\nherald_slow_consumer_drops_total "
-      << m.slow_consumer_drops.load() << "\n";
-  out << "# HELP herald_loop_overflows_total Times a loop fell behind the dispatch ring.\n"
-         "# TYPE herald_loop_overflows_total counter\nherald_loop_overflows_total "
-      << m.loop_overflows.load() << "\n";
-  out << "# HELP herald_http_requests_total HTTP requests parsed.\n# TYPE herald_http_requests_total counter\n"
-      << "herald_http_requests_total " << m.requests.load() << "\n";
-  out << "# HELP herald_client_errors_total Requests refused for a client error.\n"
-         "# TYPE herald_client_errors_total counter\nherald_client_errors_total "
-      << m.client_errors.load() << "\n";
-  out << "# HELP herald_limit_refusals_total Connections refused by a connection limit.\n"
-         "# TYPE herald_limit_refusals_total counter\nherald_limit_refusals_total "
-      << m.limit_refusals.load() << "\n";
-  out << "# HELP herald_rate_limited_total Client publishes refused by the rate limit.\n"
-         "# TYPE herald_rate_limited_total counter\nherald_rate_limited_total "
-      << m.rate_limited.load() << "\n";
+  per_transport(out, "herald_connections", "gauge", "Open streaming connections by transport.", m.connections,
+                nullptr);
+  per_transport(out, "herald_connections_opened_total", "counter", "Streaming connections opened by transport.",
+                nullptr, m.connections_total);
+  metric(out, "herald_http_connections", "gauge", "Open TCP connections.", m.http_connections.load());
+  metric(out, "herald_messages_published_total", "counter", "Messages accepted by the publish API.",
+         m.published.load());
+  metric(out, "herald_publish_errors_total", "counter", "Publish requests the broker refused.",
+         m.publish_errors.load());
+  per_transport(out, "herald_messages_delivered_total", "counter", "Messages written to subscribers by transport.",
+                nullptr, m.delivered);
+  metric(out, "herald_history_messages", "gauge", "Messages held for resume.", ctx.hub.history().size());
+  metric(out, "herald_history_channels", "gauge", "Channels with history.", ctx.hub.history().channel_count());
+  metric(out, "herald_slow_consumer_drops_total", "counter", "Connections closed because their outbox was full.",
+         m.slow_consumer_drops.load());
+  metric(out, "herald_loop_overflows_total", "counter", "Times a loop fell behind the dispatch ring.",
+         m.loop_overflows.load());
+  metric(out, "herald_http_requests_total", "counter", "HTTP requests parsed.", m.requests.load());
+  metric(out, "herald_client_errors_total", "counter", "Requests refused for a client error.",
+         m.client_errors.load());
+  metric(out, "herald_limit_refusals_total", "counter", "Connections refused by a connection limit.",
+         m.limit_refusals.load());
+  metric(out, "herald_rate_limited_total", "counter", "Client publishes refused by the rate limit.",
+         m.rate_limited.load());
   const BrokerStatus b = ctx.broker.status();
-  out << "# HELP herald_broker_up 1 when the broker is connected.\n# TYPE herald_broker_up gauge\nherald_broker_up "
-      << (b.state == "up" ? 1 : 0) << "\n";
-  out << "# HELP herald_broker_lag Messages in the log not yet delivered to this node.\n"
-         "# TYPE herald_broker_lag gauge\nherald_broker_lag "
-      << b.lag << "\n";
-  out << "# HELP herald_broker_reconnects_total Broker reconnections.\n# TYPE herald_broker_reconnects_total counter\n"
-      << "herald_broker_reconnects_total " << b.reconnects << "\n";
-  out << "# HELP herald_broker_confirms_total Publishes confirmed by the broker.\n"
-         "# TYPE herald_broker_confirms_total counter\nherald_broker_confirms_total "
-      << b.confirms << "\n";
+  metric(out, "herald_broker_up", "gauge", "1 when the broker is connected.", b.state == "up" ? 1 : 0);
+  metric(out, "herald_broker_lag", "gauge", "Messages in the log not yet delivered to this node.", b.lag);
+  metric(out, "herald_broker_reconnects_total", "counter", "Broker reconnections.", b.reconnects);
+  metric(out, "herald_broker_confirms_total", "counter", "Publishes confirmed by the broker.", b.confirms);
   conn.write(http_response(200, "text/plain; version=0.0.4", out.str(), req.keep_alive()));
 }
 
