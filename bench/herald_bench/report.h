@@ -13,6 +13,12 @@ namespace herald::bench {
 
 struct TransportResult {
   std::string transport;
+  // A phased run (phases.h) fills these too: which server, which phase, its messages.
+  std::string server;
+  std::string phase;
+  size_t size = 0;
+  uint64_t messages = 0;
+  double rate = 0;  // messages per second asked for; 0: as fast as acknowledged
   uint64_t subscribers = 0;
   uint64_t connected = 0;
   uint64_t failed = 0;
@@ -27,7 +33,11 @@ struct TransportResult {
   double deliver_seconds = 0;  // first publish to last delivery
   uint64_t rx_bytes = 0;
   uint64_t tx_bytes = 0;
-  long rss_before_kib = -1;  // -1: not measured (no --server-pid)
+  uint64_t cycles = 0;           // long-poll responses read
+  int64_t last_delivery_us = 0;  // wall clock
+  double cpu_seconds = -1;       // server CPU time over the phase, user + system; -1: not measured
+  double cpu_user_seconds = -1;  // of which in user space
+  long rss_before_kib = -1;      // -1: not measured (no --server-pid)
   long rss_after_kib = -1;
   Histogram latency;
   std::string error;  // the first problem any process saw

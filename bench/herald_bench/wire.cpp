@@ -25,12 +25,18 @@ bool iequals_prefix(std::string_view line, std::string_view name) {
   return true;
 }
 
+std::string trimmed(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return std::string(v);
+}
+
 }  // namespace
 
 size_t read_bench_data(std::string_view text, size_t from, uint64_t& k, int64_t& t) {
-  const auto at = text.find("\"data\":{\"k\":", from);
+  const auto at = text.find("{\"k\":", from);
   if (at == std::string_view::npos) return std::string_view::npos;
-  size_t pos = at + 12;
+  size_t pos = at + 5;
   int64_t kv = 0;
   if (!read_int(text, pos, kv)) return std::string_view::npos;
   // The padding holds only 'x', so the next "t": is ours.
@@ -73,6 +79,10 @@ bool parse_response_head(std::string_view in, ResponseHead& head) {
       std::from_chars(line.data() + at, line.data() + line.size(), head.content_length);
     } else if (iequals_prefix(line, "transfer-encoding:")) {
       head.chunked = line.find("chunked") != std::string_view::npos;
+    } else if (iequals_prefix(line, "last-modified:")) {
+      head.last_modified = trimmed(line.substr(14));
+    } else if (iequals_prefix(line, "etag:")) {
+      head.etag = trimmed(line.substr(5));
     }
   }
   return true;

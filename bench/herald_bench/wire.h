@@ -1,6 +1,7 @@
 #pragma once
 // The bits of HTTP/1.1, chunked bodies and RFC 6455 framing a benchmark
-// subscriber needs to read Herald's three transports, and the bench message format.
+// subscriber needs to read Herald's three transports (and nginx+nchan's, for the
+// side-by-side comparison), and the bench message format.
 // Parsers take what has arrived so far and say how much they used; none allocates
 // on the hot path except dechunk(), which appends to the caller's buffer.
 #include <cstdint>
@@ -9,8 +10,9 @@
 
 namespace herald::bench {
 
-// A bench message's data is {"k":<index>,"p":"<padding>","t":<send time, us since the epoch>}.
-// Reads k and t from the first "data" object at or after `from` in `text`; returns
+// A bench message's data is {"k":<index>,"p":"<padding>","t":<send time, us since the epoch>}:
+// Herald carries it as an envelope's "data", nchan as the whole message body.
+// Reads k and t from the first such object at or after `from` in `text`; returns
 // the offset just past it, or npos when there is none.
 size_t read_bench_data(std::string_view text, size_t from, uint64_t& k, int64_t& t);
 
@@ -21,6 +23,8 @@ struct ResponseHead {
   int status = 0;
   long content_length = -1;  // -1: none given
   bool chunked = false;
+  std::string last_modified;  // nchan long-poll: where the next poll continues
+  std::string etag;
   size_t size = 0;  // bytes of the head, blank line included
 };
 // Parses an HTTP/1.1 response head. Returns false while it is incomplete; a head

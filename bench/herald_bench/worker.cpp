@@ -1,6 +1,7 @@
 // The subscriber side of herald-bench: one epoll loop holding thousands of
 // connections over raw non-blocking sockets, reading each transport's wire format
-// directly (no client library in between, so the bench measures the server).
+// directly (no client library in between, so the bench measures the server). It
+// speaks Herald's dialect or nginx+nchan's, for the side-by-side comparison.
 #include "bench/herald_bench/worker.h"
 
 #include <arpa/inet.h>
@@ -24,6 +25,10 @@ namespace {
 constexpr uint64_t kControlTag = ~uint64_t{0};
 
 enum class Kind { WebSocket, Sse, LongPoll };
+// nchan: subscribe at /sub/<channel>; a message is the published body alone (a text
+// frame, an SSE "data:" line, a poll response), and the stream is live once its
+// response head arrived. Long-polls continue with If-Modified-Since/If-None-Match.
+enum class Dialect { Herald, Nchan };
 enum class State : uint8_t { Waiting, Connecting, Handshake, Live, Failed };
 
 int64_t now_us() {
@@ -47,7 +52,9 @@ struct Sub {
   uint64_t next = 0;       // the next message index this subscriber expects
   std::string in;          // bytes not parsed yet
   std::string events;      // SSE: de-chunked text not parsed yet
-  std::string cursor;      // long-poll: where the next poll continues
+  std::string cursor;      // long-poll: where the next poll continues (Herald's cursor)
+  std::string etag;        // long-poll on nchan: with last_modified, where the next poll continues
+  std::string last_modified;
 };
 
 class Worker {
@@ -105,10 +112,12 @@ class Worker {
     char kind[16] = {};
     char prefix[160] = {};
     char ip[64] = {};
+    char dialect[16] = "herald";
     unsigned long long first = 0, count = 0, messages = 0;
     unsigned channels = 1, window = 1, port = 0;
-    if (std::sscanf(line.c_str(), "C %15s %llu %llu %u %159s %u %63s %u", kind, &first, &count, &channels, prefix,
-                    &window, ip, &port) == 8) {
+    if (std::sscanf(line.c_str(), "C %15s %llu %llu %u %159s %u %63s %u %15s", kind, &first, &count, &channels, prefix,
+                    &window, ip, &port, dialect) >= 8) {
+      dialect_ = std::string_view(dialect) == "nchan" ? Dialect::Nchan : Dialect::Herald;
       server_ = sockaddr_in{};
       server_.sin_family = AF_INET;
       server_.sin_port = htons(static_cast<uint16_t>(port));
@@ -118,8 +127,12 @@ class Worker {
     } else if (line == "M") {
       measuring_ = true;
       rx_ = tx_ = 0;
+    } else if (std::sscanf(line.c_str(), "S %llu", &messages) == 1) {
+      report(messages);
+      start_phase();
     } else if (std::sscanf(line.c_str(), "F %llu", &messages) == 1) {
-      finish(messages);
+      report(messages);
+      close_all();
     }
   }
 
@@ -138,14 +151,23 @@ class Worker {
     open_more();
   }
 
-  void finish(uint64_t messages) {
+  // Everything counted since the last phase began; messages 0..messages-1 are owed.
+  void report(uint64_t messages) {
     uint64_t lost = skipped_;
     for (const auto& s : subs_)
       if (s.next < messages) lost += (messages - s.next + channels_ - 1) / channels_;
     send_line("R " + std::to_string(delivered_) + " " + std::to_string(lost) + " " + std::to_string(dup_) + " " +
               std::to_string(misrouted_) + " " + std::to_string(failed_) + " " + std::to_string(rx_) + " " +
-              std::to_string(tx_) + " " + std::to_string(last_delivery_us_) + " " + hist_.serialize());
-    close_all();
+              std::to_string(tx_) + " " + std::to_string(last_delivery_us_) + " " + std::to_string(cycles_) + " " +
+              hist_.serialize());
+  }
+
+  // The crowd stays connected; the next phase's counts start from zero. Losses were
+  // reported with the phase they belong to, so the cursors (Sub::next) carry on.
+  void start_phase() {
+    delivered_ = dup_ = misrouted_ = skipped_ = rx_ = tx_ = cycles_ = 0;
+    last_delivery_us_ = 0;
+    hist_.clear();
   }
 
   void close_all() {
@@ -160,8 +182,7 @@ class Worker {
     subs_.clear();
     subs_.shrink_to_fit();
     live_ = failed_ = handshakes_ = 0;
-    delivered_ = dup_ = misrouted_ = skipped_ = rx_ = tx_ = 0;
-    last_delivery_us_ = 0;
+    start_phase();
     measuring_ = false;
     error_sent_ = false;
     hist_.clear();
@@ -212,8 +233,7 @@ class Worker {
       if (::bind(s.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0)
         return fail(s, std::string("bind(): ") + std::strerror(errno));
     }
-    if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&server_), sizeof server_) != 0 &&
-        errno != EINPROGRESS)
+    if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&server_), sizeof server_) != 0 && errno != EINPROGRESS)
       return fail(s, std::string("connect(): ") + std::strerror(errno));
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT;
@@ -234,6 +254,7 @@ class Worker {
     epoll_ctl(epoll_, EPOLL_CTL_MOD, s.fd, &ev);
     s.state = State::Handshake;
     const std::string host = "Host: " + host_ + "\r\n";
+    if (dialect_ == Dialect::Nchan) return open_nchan(s, host);
     switch (kind_) {
       case Kind::WebSocket:
         send(s, "GET /ws?channel=" + channel_of(s) + " HTTP/1.1\r\n" + host +
@@ -246,6 +267,27 @@ class Worker {
       case Kind::LongPoll:
         // The first poll answers at once with the head cursor; the next ones continue from it.
         send(s, "GET /poll?channel=" + channel_of(s) + "&timeout=0 HTTP/1.1\r\n" + host + "\r\n");
+        break;
+    }
+  }
+
+  void open_nchan(Sub& s, const std::string& host) {
+    const std::string get = "GET /sub/" + channel_of(s) + " HTTP/1.1\r\n" + host;
+    switch (kind_) {
+      case Kind::WebSocket:
+        send(s, get +
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: aGVyYWxkLWJlbmNoLWtleQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        break;
+      case Kind::Sse:
+        send(s, get + "Accept: text/event-stream\r\n\r\n");
+        break;
+      case Kind::LongPoll:
+        // nchan answers a first poll only when a message exists (the channel starts
+        // empty), so the poll counts as live once sent; nchan_subscriber_first_message
+        // oldest means a poll that reaches the server late still misses nothing.
+        send(s, get + "\r\n");
+        if (s.state == State::Handshake) became_live(s);
         break;
     }
   }
@@ -298,8 +340,9 @@ class Worker {
     }
     static char buf[1 << 16];
     const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
-    if (n == 0) return fail(s, s.state == State::Live ? "the server closed a subscriber's connection"
-                                                      : "the server closed the connection during the handshake");
+    if (n == 0)
+      return fail(s, s.state == State::Live ? "the server closed a subscriber's connection"
+                                            : "the server closed the connection during the handshake");
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       return fail(s, std::string("recv(): ") + std::strerror(errno));
@@ -310,9 +353,15 @@ class Worker {
     if (measuring_) rx_ += static_cast<uint64_t>(n);
     s.in.append(buf, static_cast<size_t>(n));
     switch (kind_) {
-      case Kind::WebSocket: read_ws(s, now); break;
-      case Kind::Sse: read_sse(s, now); break;
-      case Kind::LongPoll: read_poll(s, now); break;
+      case Kind::WebSocket:
+        read_ws(s, now);
+        break;
+      case Kind::Sse:
+        read_sse(s, now);
+        break;
+      case Kind::LongPoll:
+        read_poll(s, now);
+        break;
     }
   }
 
@@ -320,11 +369,11 @@ class Worker {
     ResponseHead head;
     if (!parse_response_head(std::string_view(s.in).substr(at), head)) return false;
     if (head.status != expected_status) {
-      fail(s, "expected HTTP " + std::to_string(expected_status) + ", got: " +
-                  s.in.substr(at, std::min<size_t>(s.in.size() - at, 300)));
+      fail(s, "expected HTTP " + std::to_string(expected_status) +
+                  ", got: " + s.in.substr(at, std::min<size_t>(s.in.size() - at, 300)));
       return false;
     }
-    if (kind_ == Kind::Sse && !head.chunked) {
+    if (kind_ == Kind::Sse && dialect_ == Dialect::Herald && !head.chunked) {
       fail(s, "the SSE response is not chunked");
       return false;
     }
@@ -335,6 +384,14 @@ class Worker {
     at += head.size;
     s.head_done = true;
     s.body_left = head.content_length;
+    if (dialect_ == Dialect::Nchan) {
+      if (kind_ == Kind::LongPoll) {
+        s.etag = std::move(head.etag);
+        s.last_modified = std::move(head.last_modified);
+      } else {
+        became_live(s);
+      }
+    }
     return true;
   }
 
@@ -352,7 +409,7 @@ class Worker {
           if (!f.fin) return fail(s, "fragmented WebSocket message (not expected from Herald)");
           uint64_t k = 0;
           int64_t t = 0;
-          if (f.payload.starts_with("{\"op\":\"message\"")) {
+          if (dialect_ == Dialect::Nchan || f.payload.starts_with("{\"op\":\"message\"")) {
             if (read_bench_data(f.payload, 0, k, t) == std::string_view::npos)
               return fail(s, "a message without the bench's data");
             deliver(s, k, t, now);
@@ -363,9 +420,13 @@ class Worker {
           }
           break;
         }
-        case 0x8: return fail(s, "the server closed the WebSocket");
-        case 0x9: send(s, ws_client_frame(0xA, f.payload)); break;
-        default: break;
+        case 0x8:
+          return fail(s, "the server closed the WebSocket");
+        case 0x9:
+          send(s, ws_client_frame(0xA, f.payload));
+          break;
+        default:
+          break;
       }
     }
     if (s.state != State::Failed) s.in.erase(0, at);
@@ -374,16 +435,23 @@ class Worker {
   void read_sse(Sub& s, int64_t now) {
     size_t at = 0;
     if (!s.head_done && !read_head(s, at, 200)) return;
-    bool ended = false;
-    const long used = dechunk(std::string_view(s.in).substr(at), s.events, ended);
-    if (used < 0) return fail(s, "malformed chunked encoding");
-    s.in.erase(0, at + static_cast<size_t>(used));
-    if (ended) return fail(s, "the event stream ended");
+    if (dialect_ == Dialect::Nchan) {  // nchan's stream is not chunked: it ends with the connection
+      s.events.append(s.in, at);
+      s.in.clear();
+    } else {
+      bool ended = false;
+      const long used = dechunk(std::string_view(s.in).substr(at), s.events, ended);
+      if (used < 0) return fail(s, "malformed chunked encoding");
+      s.in.erase(0, at + static_cast<size_t>(used));
+      if (ended) return fail(s, "the event stream ended");
+    }
     size_t pos = 0, end;
     while ((end = s.events.find("\n\n", pos)) != std::string::npos) {
       const std::string_view event = std::string_view(s.events).substr(pos, end - pos);
       pos = end + 2;
-      if (event.find("event: message\n") != std::string_view::npos) {
+      const bool message = dialect_ == Dialect::Nchan ? event.find("data: ") != std::string_view::npos
+                                                      : event.find("event: message\n") != std::string_view::npos;
+      if (message) {
         uint64_t k = 0;
         int64_t t = 0;
         if (read_bench_data(event, 0, k, t) == std::string_view::npos)
@@ -404,6 +472,17 @@ class Worker {
       const std::string_view body = std::string_view(s.in).substr(at, static_cast<size_t>(s.body_left));
       at += static_cast<size_t>(s.body_left);
       s.head_done = false;
+      if (measuring_) cycles_++;
+      if (dialect_ == Dialect::Nchan) {
+        uint64_t k = 0;
+        int64_t t = 0;
+        if (read_bench_data(body, 0, k, t) == std::string_view::npos)
+          return fail(s, "a poll response without the bench's data");
+        deliver(s, k, t, now);
+        send(s, "GET /sub/" + channel_of(s) + " HTTP/1.1\r\nHost: " + host_ +
+                    "\r\nIf-Modified-Since: " + s.last_modified + "\r\nIf-None-Match: " + s.etag + "\r\n\r\n");
+        continue;
+      }
       if (body.find("\"recovered\":false") != std::string_view::npos)
         return fail(s, "a poll could not resume from its cursor (recovered: false)");
       uint64_t k = 0;
@@ -447,6 +526,7 @@ class Worker {
   sockaddr_in server_{};
   std::string host_;  // Host header: ip:port
   Kind kind_ = Kind::WebSocket;
+  Dialect dialect_ = Dialect::Herald;
   uint32_t channels_ = 1;
   std::string prefix_;
   size_t window_ = 1;
@@ -460,6 +540,7 @@ class Worker {
   bool measuring_ = false;
   uint64_t delivered_ = 0, dup_ = 0, misrouted_ = 0, skipped_ = 0;
   uint64_t rx_ = 0, tx_ = 0;
+  uint64_t cycles_ = 0;  // long-poll responses read while measuring
   int64_t last_delivery_us_ = 0;
   Histogram hist_;
   bool error_sent_ = false;

@@ -3,13 +3,14 @@
 // over a socket with one-line commands.
 //
 //   coordinator -> worker
-//     C <transport> <first> <count> <channels> <prefix> <window> <ip> <port>
+//     C <transport> <first> <count> <channels> <prefix> <window> <ip> <port> [herald|nchan]
 //                                                                 connect subscribers first..first+count-1
 //     M                                                           start measuring (bytes, latency)
+//     S <messages>                                                report, start the next phase's counts
 //     F <messages>                                                report and close everyone
 //   worker -> coordinator
 //     P <live> <failed> <delivered>                               every 100 ms while connected
-//     R <delivered> <lost> <dup> <misrouted> <failed> <rx> <tx> <last_us> <histogram>
+//     R <delivered> <lost> <dup> <misrouted> <failed> <rx> <tx> <last_us> <poll cycles> <histogram>
 //     E <text>                                                    the first error seen, once
 //
 // Subscriber i listens to channel <prefix><i % channels>; message k goes to channel
