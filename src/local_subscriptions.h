@@ -2,7 +2,9 @@
 // One loop's index from channel to the sessions subscribed on that loop. Single
 // threaded (the loop's own); tells the hub only about a channel's first and last
 // local session, so subscribe/unsubscribe never contend across loops per message.
+#include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -13,18 +15,24 @@ namespace herald {
 class Hub;
 class Session;
 
+// Whether a channel's namespace conflates for slow consumers (slow_consumer "latest").
+using ConflatesFn = std::function<bool(std::string_view channel)>;
+
 class LocalSubscriptions {
  public:
-  explicit LocalSubscriptions(Hub* hub) : hub_(hub) {}
+  explicit LocalSubscriptions(Hub* hub, ConflatesFn conflates = nullptr)
+      : hub_(hub), conflates_(std::move(conflates)) {}
 
   void add(const std::string& channel, Session* session);
   void remove(const std::string& channel, Session* session);
   // Hands `message` to every local session of its channel; returns how many.
   size_t dispatch(const MessagePtr& message);
   [[nodiscard]] size_t channel_count() const { return index_.size(); }
+  [[nodiscard]] bool conflates(std::string_view channel) const { return conflates_ && conflates_(channel); }
 
  private:
   Hub* hub_;
+  ConflatesFn conflates_;
   std::unordered_map<std::string, std::vector<Session*>> index_;
 };
 

@@ -18,6 +18,7 @@ struct Metrics {
   std::atomic<uint64_t> publish_errors{0};
   std::atomic<uint64_t> delivered[kTransportKinds] = {};
   std::atomic<uint64_t> slow_consumer_drops{0};
+  std::atomic<uint64_t> conflated{0};        // messages replaced by a newer one for a slow "latest" subscriber
   std::atomic<uint64_t> loop_overflows{0};
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> client_errors{0};

@@ -31,9 +31,9 @@ NamespacePolicy read_policy(const nlohmann::json& j, NamespacePolicy base, const
       if (v == "disconnect") {
         base.slow_consumer = SlowConsumerPolicy::Disconnect;
       } else if (v == "latest") {
-        fail("\"latest\" (conflation) is not available yet; use \"disconnect\"");
+        base.slow_consumer = SlowConsumerPolicy::Latest;
       } else {
-        fail("expected \"disconnect\"");
+        fail("expected \"disconnect\" or \"latest\"");
       }
     } else {
       fail("unknown setting (private, client_publish, history, history_age, slow_consumer)");

@@ -13,9 +13,11 @@
 
 namespace herald {
 
-// Only Disconnect exists today: a full outbox closes the connection and the client
-// resumes from its cursor. Conflation ("latest") is planned.
-enum class SlowConsumerPolicy { Disconnect };
+// What happens to a subscriber that cannot keep up (README, "Slow consumers"):
+// Disconnect: a full outbox closes the connection; the client resumes from its cursor.
+// Latest: once the connection is backlogged, only the newest message of each of its
+// channels waits (conflation), preceded by a gap notice saying how many were skipped.
+enum class SlowConsumerPolicy { Disconnect, Latest };
 
 struct NamespacePolicy {
   bool is_private = false;       // subscribers need a token whose `channels` match
@@ -34,6 +36,9 @@ class Namespaces {
 
   [[nodiscard]] const NamespacePolicy& for_channel(std::string_view channel) const;
   [[nodiscard]] HistoryLimits history_limits(std::string_view channel) const;
+  [[nodiscard]] bool conflates(std::string_view channel) const {
+    return for_channel(channel).slow_consumer == SlowConsumerPolicy::Latest;
+  }
 
  private:
   void add_client_publish_flags(const Config& config);

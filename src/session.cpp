@@ -18,7 +18,10 @@ Replay Session::subscribe(const std::vector<std::string>& channels, const std::o
   }
   Replay replay = history.since(fresh, since, replay_limit);
   const bool resume = since && since->epoch == replay.head.epoch;
-  for (auto& ch : fresh) subs_.push_back(Sub{std::move(ch), resume ? *since : replay.head});
+  for (auto& ch : fresh) {
+    const bool conflates = index_.conflates(ch);
+    subs_.push_back(Sub{std::move(ch), resume ? *since : replay.head, conflates, nullptr, 0});
+  }
   return replay;
 }
 
@@ -26,6 +29,7 @@ bool Session::unsubscribe(const std::string& channel) {
   auto it = std::find_if(subs_.begin(), subs_.end(), [&](const Sub& s) { return s.channel == channel; });
   if (it == subs_.end()) return false;
   index_.remove(channel, this);
+  drop_held(*it);
   subs_.erase(it);
   return true;
 }
@@ -33,6 +37,14 @@ bool Session::unsubscribe(const std::string& channel) {
 void Session::unsubscribe_all() {
   for (const auto& s : subs_) index_.remove(s.channel, this);
   subs_.clear();
+  held_count_ = 0;
+}
+
+void Session::drop_held(Sub& s) {
+  if (!s.held) return;
+  s.held.reset();
+  s.skipped = 0;
+  --held_count_;
 }
 
 void Session::deliver(const MessagePtr& message) {
@@ -41,8 +53,39 @@ void Session::deliver(const MessagePtr& message) {
     // Same epoch: drop what the client already has. A new epoch is a new log.
     if (s.last.epoch == message->cursor.epoch && message->cursor.seq <= s.last.seq) return;
     s.last = message->cursor;
+    if (s.conflates && wire_.backlogged()) {
+      if (s.held) {
+        ++s.skipped;
+      } else {
+        if (held_count_++ == 0) wire_.notify_when_empty();
+      }
+      s.held = message;
+      return;
+    }
+    if (held_count_ > 0) release_held();
     wire_.write_message(message);
     return;
+  }
+}
+
+void Session::release_held() {
+  if (held_count_ == 0) return;
+  std::vector<Sub*> held;
+  held.reserve(held_count_);
+  for (auto& s : subs_)
+    if (s.held) held.push_back(&s);
+  // Held messages are all newer than anything already written; among themselves,
+  // cursor order. (Across an epoch change order means nothing: clients treat the
+  // new epoch as a new log.)
+  std::sort(held.begin(), held.end(), [](const Sub* a, const Sub* b) { return a->held->cursor.seq < b->held->cursor.seq; });
+  held_count_ = 0;
+  for (Sub* s : held) {
+    MessagePtr m = std::move(s->held);
+    const uint64_t skipped = s->skipped;
+    s->held.reset();
+    s->skipped = 0;
+    if (skipped > 0) wire_.write_gap(s->channel, skipped);
+    wire_.write_message(m);
   }
 }
 

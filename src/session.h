@@ -20,6 +20,16 @@ class SessionWire {
  public:
   virtual ~SessionWire() = default;
   virtual void write_message(const MessagePtr& message) = 0;
+
+  // Conflation (slow_consumer "latest"); a wire that never backlogs (a long-poll,
+  // which conflates its answer instead) keeps these defaults.
+  // True while the connection is behind (Conn::backlogged).
+  [[nodiscard]] virtual bool backlogged() const { return false; }
+  // `skipped` messages of `channel` were replaced by a newer one, which is written
+  // right after this notice.
+  virtual void write_gap(const std::string& channel, uint64_t skipped) { (void)channel, (void)skipped; }
+  // Call Session::release_held() once the connection has written everything queued.
+  virtual void notify_when_empty() {}
 };
 
 class Session {
@@ -40,8 +50,16 @@ class Session {
   void unsubscribe_all();
 
   // A message of a subscribed channel, replayed or live: written unless the client
-  // already has it (its cursor is not after the channel's last one).
+  // already has it (its cursor is not after the channel's last one). On a backlogged
+  // wire a conflating channel's message is held instead, replacing the one held
+  // before (counted as skipped); see release_held().
   void deliver(const MessagePtr& message);
+  // Writes the held messages in cursor order, each after its gap notice when it
+  // replaced others. Called when the wire has emptied, and before any message is
+  // written directly, so the wire stays in cursor order (clients rely on it to move
+  // the cursors of a connection's other channels).
+  void release_held();
+  [[nodiscard]] size_t held_count() const { return held_count_; }
 
   [[nodiscard]] size_t channel_count() const { return subs_.size(); }
   [[nodiscard]] bool subscribed(const std::string& channel) const;
@@ -50,11 +68,17 @@ class Session {
  private:
   struct Sub {
     std::string channel;
-    Cursor last;
+    Cursor last;            // newest accepted, written or held
+    bool conflates = false;
+    MessagePtr held;        // at most one per channel: what bounds a conflating backlog
+    uint64_t skipped = 0;   // replaced while held, told in the gap notice
   };
+  void drop_held(Sub& s);
+
   LocalSubscriptions& index_;
   SessionWire& wire_;
   std::vector<Sub> subs_;  // few per session: a vector beats a map here
+  size_t held_count_ = 0;
 };
 
 }  // namespace herald

@@ -73,6 +73,9 @@ void handle_metrics(EventLoop& loop, Conn& conn, HttpRequest& req) {
   metric(out, "herald_history_channels", "gauge", "Channels with history.", ctx.hub.history().channel_count());
   metric(out, "herald_slow_consumer_drops_total", "counter", "Connections closed because their outbox was full.",
          m.slow_consumer_drops.load());
+  metric(out, "herald_conflated_messages_total", "counter",
+         "Messages a slow subscriber of a \"latest\" namespace skipped for a newer one (told by a gap notice).",
+         m.conflated.load());
   metric(out, "herald_loop_overflows_total", "counter", "Times a loop fell behind the dispatch ring.",
          m.loop_overflows.load());
   metric(out, "herald_http_requests_total", "counter", "HTTP requests parsed.", m.requests.load());

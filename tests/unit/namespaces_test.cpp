@@ -28,6 +28,7 @@ TEST_CASE("namespace policy from the config file, defaults from the flags") {
   REQUIRE(ns.for_channel("scores:m1").slow_consumer == SlowConsumerPolicy::Disconnect);
   REQUIRE_FALSE(ns.for_channel("plain").is_private);
   REQUIRE(ns.history_limits("scores:x").per_channel == 5);
+  REQUIRE_FALSE(ns.conflates("scores:m1"));
   std::remove(c.config_file.c_str());
 }
 
@@ -39,7 +40,7 @@ TEST_CASE("a bad config file names the field") {
            {R"({"namespaces":{"a b":{}}})", "not a namespace name"},
            {R"({"defaults":{}})", "unknown key"},
            {R"({"namespaces":{"a":{"slow_consumer":"drop"}}})", "slow_consumer"},
-           {R"({"namespaces":{"a":{"slow_consumer":"latest"}}})", "not available yet"},
+           {R"({"namespaces":{"a":{"slow_consumer":3}}})", "namespaces.a.slow_consumer: expected \"disconnect\" or \"latest\""},
        }) {
     auto c = with_file(json);
     INFO(json);
@@ -51,4 +52,15 @@ TEST_CASE("a bad config file names the field") {
     }
     std::remove(c.config_file.c_str());
   }
+}
+
+TEST_CASE("slow_consumer latest conflates its namespace only") {
+  auto c = with_file(R"({"namespaces":{"scores":{"slow_consumer":"latest"},"chat":{}}})");
+  auto ns = Namespaces::load(c);
+  REQUIRE(ns.for_channel("scores:m1").slow_consumer == SlowConsumerPolicy::Latest);
+  REQUIRE(ns.conflates("scores:m1"));
+  REQUIRE_FALSE(ns.conflates("scores"));  // no ':' : the default namespace
+  REQUIRE_FALSE(ns.conflates("chat:room"));
+  REQUIRE_FALSE(ns.conflates("other"));
+  std::remove(c.config_file.c_str());
 }

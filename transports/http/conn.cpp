@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 
+#include "src/conflation.h"
 #include "transports/http/event_loop.h"
 
 namespace herald {
@@ -46,6 +48,11 @@ bool Conn::enqueue(Chunk chunk) {
   return true;
 }
 
+bool Conn::backlogged() const {
+  const size_t half = loop_.ctx().config.max_outbox / 2;
+  return outbox_bytes_ >= half || (blocked_ && outbox_bytes_ >= std::min(kConflateAboveBytes, half));
+}
+
 Conn::FlushResult Conn::flush() {
   constexpr size_t kMaxIov = 64;
   while (outbox_head_ < outbox_.size()) {
@@ -61,7 +68,10 @@ Conn::FlushResult Conn::flush() {
     const ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return FlushResult::Blocked;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        blocked_ = true;
+        return FlushResult::Blocked;
+      }
       return FlushResult::Failed;
     }
     size_t left = static_cast<size_t>(sent);
@@ -85,6 +95,7 @@ Conn::FlushResult Conn::flush() {
     outbox_.clear();
   }
   outbox_head_ = 0;
+  blocked_ = false;
   return FlushResult::Done;
 }
 

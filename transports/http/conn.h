@@ -7,7 +7,9 @@
 // Writes go to a bounded outbox of byte ranges that share the fan-out's immutable
 // buffers; the loop flushes all connections written during one round with writev.
 // When the outbox would pass its limit the consumer is too slow: write() returns
-// false and the connection is closed (its client resumes from its cursor).
+// false and the connection is closed (its client resumes from its cursor). Before
+// that, backlogged() tells sessions of "latest" channels to hold messages instead
+// (Session::deliver), and on_outbox_empty() tells them when to let them go.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,6 +39,8 @@ class ConnHandler {
   // and resumes from its cursor (WebSocket close 1001, SSE end with a retry hint, a
   // held long-poll answered).
   virtual void on_drain(Conn& conn);
+  // Asked for with Conn::notify_when_empty: everything queued has been written.
+  virtual void on_outbox_empty(Conn& conn) { (void)conn; }
   // The connection is gone (either side closed it). No writes from here on.
   virtual void on_closed(Conn& conn) = 0;
 };
@@ -55,6 +59,12 @@ class Conn {
   // outbox limit is passed: the connection is then closing.
   bool write(std::string bytes);
   bool write_shared(std::shared_ptr<const void> owner, std::string_view bytes);
+
+  // Behind: the kernel refused bytes and at least kConflateAboveBytes (or half the
+  // outbox limit, if smaller) wait, or the outbox is half full whatever the kernel did.
+  [[nodiscard]] bool backlogged() const;
+  // Call the handler's on_outbox_empty once the outbox has been written out.
+  void notify_when_empty() { notify_empty_ = true; }
 
   void close();              // drop the outbox and close at the end of this round
   void close_after_flush();  // close once everything queued is written
@@ -102,6 +112,8 @@ class Conn {
   TransportKind kind_ = TransportKind::Sse;
   int64_t last_active_ms_ = 0;
   bool awaiting_ = false;
+  bool blocked_ = false;       // the last flush left bytes the kernel would not take
+  bool notify_empty_ = false;
   bool dirty_ = false;
   bool closing_ = false;
   bool close_after_flush_ = false;

@@ -20,7 +20,8 @@ constexpr size_t kReadChunk = 64 * 1024;
 }  // namespace
 
 EventLoop::EventLoop(size_t index, ServerContext& ctx, LoopBackend& backend)
-    : index_(index), ctx_(ctx), backend_(backend), subscriptions_(&ctx.hub) {
+    : index_(index), ctx_(ctx), backend_(backend),
+      subscriptions_(&ctx.hub, [&ns = ctx.access.namespaces()](std::string_view ch) { return ns.conflates(ch); }) {
   limits_.max_body_bytes = ctx.config.max_body;
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -267,11 +268,19 @@ void EventLoop::end_of_round() {
     for (uint64_t id : ids)
       if (Conn* c = find(id)) process_requests(*c);
   }
-  for (Conn* c : dirty_) {
+  // By index: a handler told its outbox is empty may write again, which queues the
+  // connection here once more and flushes it in this same round.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    Conn* c = dirty_[i];
     c->dirty_ = false;
     if (c->closing_) continue;
     switch (c->flush()) {
       case Conn::FlushResult::Done:
+        if (c->notify_empty_ && c->handler_ && !c->close_after_flush_ && !c->half_close_after_flush_) {
+          c->notify_empty_ = false;
+          c->handler_->on_outbox_empty(*c);
+          if (c->dirty_) break;
+        }
         if (c->close_after_flush_) {
           mark_closing(*c);
         } else if (c->half_close_after_flush_ && !c->half_closed_) {

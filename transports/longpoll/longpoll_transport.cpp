@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "src/conflation.h"
 #include "src/session.h"
 #include "src/subscribe_request.h"
 #include "transports/http/http_response.h"
@@ -28,8 +29,20 @@ bool valid_callback(const std::string& name) {
   return true;
 }
 
-std::string poll_body(const std::vector<MessagePtr>& messages, const Cursor& cursor, bool recovered,
+// A client behind by more than kConflateAboveBytes gets only the newest message of
+// each "latest" channel; "skipped" tells how many it missed per channel.
+ConflatedBatch conflate_answer(EventLoop& loop, std::vector<MessagePtr> messages) {
+  ConflatedBatch batch = conflate_batch(std::move(messages), [&loop](std::string_view ch) {
+    return loop.subscriptions().conflates(ch);
+  });
+  for (const auto& [channel, n] : batch.skipped) loop.ctx().metrics.conflated += n;
+  loop.ctx().metrics.delivered[static_cast<int>(TransportKind::LongPoll)] += batch.messages.size();
+  return batch;
+}
+
+std::string poll_body(const ConflatedBatch& batch, const Cursor& cursor, bool recovered,
                       const std::string& callback) {
+  const auto& messages = batch.messages;
   size_t size = 64;
   for (const auto& m : messages) size += m->envelope.size() + 1;
   std::string body;
@@ -44,15 +57,24 @@ std::string poll_body(const std::vector<MessagePtr>& messages, const Cursor& cur
   append_json_string(body, cursor.str());
   body += ",\"recovered\":";
   body += recovered ? "true" : "false";
+  if (!batch.skipped.empty()) {
+    body += ",\"skipped\":{";
+    for (size_t i = 0; i < batch.skipped.size(); ++i) {
+      if (i) body += ',';
+      append_json_string(body, batch.skipped[i].first);
+      body += ':' + std::to_string(batch.skipped[i].second);
+    }
+    body += '}';
+  }
   body += '}';
   if (!callback.empty()) body += ");";
   return body;
 }
 
-std::string poll_response(const std::vector<MessagePtr>& messages, const Cursor& cursor, bool recovered,
+std::string poll_response(const ConflatedBatch& batch, const Cursor& cursor, bool recovered,
                           const std::string& callback, bool keep_alive) {
   return http_response(200, callback.empty() ? "application/json" : "application/javascript; charset=utf-8",
-                       poll_body(messages, cursor, recovered, callback), keep_alive);
+                       poll_body(batch, cursor, recovered, callback), keep_alive);
 }
 
 class HeldPoll final : public ConnHandler, public SessionWire {
@@ -71,8 +93,8 @@ class HeldPoll final : public ConnHandler, public SessionWire {
 
   void on_round_end(Conn&) override {
     if (answered_ || pending_.empty()) return;
-    loop_.ctx().metrics.delivered[static_cast<int>(TransportKind::LongPoll)] += pending_.size();
-    answer(pending_, pending_.back()->cursor);
+    const Cursor last = pending_.back()->cursor;
+    answer(conflate_answer(loop_, std::move(pending_)), last);
   }
 
   void on_drain(Conn&) override {
@@ -86,16 +108,16 @@ class HeldPoll final : public ConnHandler, public SessionWire {
     // none matched, so that head is a safe place to continue from.
     const Cursor& head = loop_.dispatched_head();
     const bool ahead = head.epoch == base_.epoch && head.seq > base_.seq;
-    answer({}, ahead ? head : base_);
+    answer(ConflatedBatch{}, ahead ? head : base_);
   }
 
   void on_closed(Conn&) override { session_.unsubscribe_all(); }
 
  private:
-  void answer(const std::vector<MessagePtr>& messages, const Cursor& cursor) {
+  void answer(const ConflatedBatch& batch, const Cursor& cursor) {
     answered_ = true;
     session_.unsubscribe_all();
-    conn_.write(poll_response(messages, cursor, true, callback_, keep_alive_));
+    conn_.write(poll_response(batch, cursor, true, callback_, keep_alive_));
     if (keep_alive_) {
       conn_.release();
     } else {
@@ -151,8 +173,8 @@ void handle_poll(EventLoop& loop, Conn& conn, HttpRequest& req) {
   if (answer_now) {
     Cursor cursor = replay.messages.empty() ? (sub.since && replay.recovered ? *sub.since : replay.head)
                                             : replay.messages.back()->cursor;
-    ctx.metrics.delivered[static_cast<int>(TransportKind::LongPoll)] += replay.messages.size();
-    conn.write(poll_response(replay.messages, cursor, replay.recovered, callback, keep_alive));
+    conn.write(poll_response(conflate_answer(loop, std::move(replay.messages)), cursor, replay.recovered, callback,
+                             keep_alive));
     return;
   }
 

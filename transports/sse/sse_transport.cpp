@@ -20,7 +20,8 @@ class SseStream final : public ConnHandler, public SessionWire {
   SseStream(EventLoop& loop, Conn& conn, bool chunked, int64_t token_exp_s)
       : conn_(conn), token_exp_s_(token_exp_s), session_(loop.subscriptions(), *this), chunked_(chunked),
         heartbeat_ms_(loop.ctx().config.heartbeat_ms), next_heartbeat_(loop.now_ms() + heartbeat_ms_),
-        delivered_(loop.ctx().metrics.delivered[static_cast<int>(TransportKind::Sse)]) {}
+        delivered_(loop.ctx().metrics.delivered[static_cast<int>(TransportKind::Sse)]),
+        conflated_(loop.ctx().metrics.conflated) {}
 
   Session& session() { return session_; }
 
@@ -41,6 +42,18 @@ class SseStream final : public ConnHandler, public SessionWire {
       bytes.remove_suffix(2);
     }
     if (conn_.write_shared(m, bytes)) delivered_++;
+  }
+
+  bool backlogged() const override { return conn_.backlogged(); }
+  void notify_when_empty() override { conn_.notify_when_empty(); }
+  void on_outbox_empty(Conn&) override { session_.release_held(); }
+  void write_gap(const std::string& channel, uint64_t skipped) override {
+    // No id line: the client's Last-Event-ID stays at the last message it received.
+    std::string event = "event: gap\ndata: {\"channel\":";
+    append_json_string(event, channel);
+    event += ",\"skipped\":" + std::to_string(skipped) + "}\n\n";
+    write_event(event);
+    conflated_ += skipped;
   }
 
   void on_tick(Conn&, int64_t now_ms) override {
@@ -75,6 +88,7 @@ class SseStream final : public ConnHandler, public SessionWire {
   int64_t heartbeat_ms_;
   int64_t next_heartbeat_;
   std::atomic<uint64_t>& delivered_;
+  std::atomic<uint64_t>& conflated_;
 };
 
 }  // namespace

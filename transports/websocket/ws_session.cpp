@@ -21,6 +21,13 @@ void WsSession::write_message(const MessagePtr& m) {
   if (close_deadline_ == 0 && conn_.write_shared(m, m->ws_frame)) delivered_++;
 }
 
+void WsSession::write_gap(const std::string& channel, uint64_t skipped) {
+  send_text(json({{"op", "gap"}, {"channel", channel}, {"skipped", skipped}}).dump());
+  loop_.ctx().metrics.conflated += skipped;
+}
+
+void WsSession::on_outbox_empty(Conn&) { session_.release_held(); }
+
 void WsSession::send_text(const std::string& text) {
   if (close_deadline_ == 0) conn_.write(ws::encode_frame(ws::Opcode::Text, text));
 }

@@ -19,6 +19,10 @@ class WsSession final : public ConnHandler, public SessionWire {
   void subscribe(const std::string& channel, const std::optional<Cursor>& since);
 
   void write_message(const MessagePtr& m) override;
+  [[nodiscard]] bool backlogged() const override { return conn_.backlogged(); }
+  void notify_when_empty() override { conn_.notify_when_empty(); }
+  void write_gap(const std::string& channel, uint64_t skipped) override;
+  void on_outbox_empty(Conn& conn) override;
   void on_input(Conn& conn, std::string& input) override;
   void on_tick(Conn& conn, int64_t now_ms) override;
   void on_drain(Conn& conn) override;
