@@ -32,8 +32,11 @@ export interface HeraldError {
 }
 
 export interface HeraldGap {
-  /** The server could not replay this channel from the client's cursor: messages may be missing. */
+  /** The server could not replay this channel from the client's cursor, or (with `skipped`) a
+   *  slow connection skipped messages of a "latest" channel: messages may be missing. */
   channel: string;
+  /** Set when the server conflated: how many messages were replaced by the newest, which follows. */
+  skipped?: number;
 }
 
 export interface HeraldSubscription {

@@ -483,8 +483,11 @@
     return {
       // The server streams `channels` from `cursor` on (plus a replay after each since when recovered).
       subscribed: function (channels, recovered, cursor) { if (touch(true)) { self._onSubscribed(h, channels, recovered, cursor); } },
-      // One long-poll answer: `messages` then everything up to `cursor` is delivered.
-      batch: function (channels, recovered, messages, cursor) { if (touch(true)) { self._onBatch(h, channels, recovered, messages, cursor); } },
+      // One long-poll answer: `messages` then everything up to `cursor` is delivered;
+      // `skipped` ({channel: count}) says what a "latest" channel skipped for its newest.
+      batch: function (channels, recovered, messages, cursor, skipped) { if (touch(true)) { self._onBatch(h, channels, recovered, messages, cursor, skipped); } },
+      // A stream skipped `skipped` messages of a "latest" channel; its newest follows.
+      gap: function (channel, skipped) { if (touch(true)) { self._onSkipped(h, channel, skipped); } },
       message: function (env) { if (touch(true)) { self._onMessage(h, env); } },
       alive: function (proof) { touch(proof); },
       error: function (err) { if (touch(true)) { self._emitError(err, h.name); } },
@@ -519,8 +522,19 @@
     }
   };
 
-  P._onBatch = function (h, channels, recovered, messages, cursor) {
+  // Conflation (a slow subscriber of a "latest" namespace): the server replaced
+  // messages by a newer one, which comes next in cursor order; nothing to resume.
+  P._onSkipped = function (h, channel, skipped) {
+    if (typeof channel === 'string' && has(this._channels, channel) && has(h.channels, channel)) {
+      this._emit('gap', { channel: channel, skipped: typeof skipped === 'number' ? skipped : 0 });
+    }
+  };
+
+  P._onBatch = function (h, channels, recovered, messages, cursor, skipped) {
     var i, n, c;
+    if (skipped && typeof skipped === 'object') {
+      for (n in skipped) { if (has(skipped, n)) { this._onSkipped(h, n, skipped[n]); } }
+    }
     for (i = 0; i < channels.length; i++) {
       n = channels[i]; c = this._channels[n];
       if (c && has(h.channels, n) && recovered === false) {
@@ -599,7 +613,7 @@
     ws.onmessage = function (ev) {
       var f = typeof ev.data === 'string' ? parseJSON(ev.data) : null;
       if (!f) { sink.alive(false); return; }
-      if (f.op === 'message') { sink.message(f); } else if (f.op === 'subscribed') { sink.subscribed([f.channel], f.recovered, f.cursor); } else if (f.op === 'error') { sink.error({ code: f.code, message: f.message }); } else { sink.alive(true); }
+      if (f.op === 'message') { sink.message(f); } else if (f.op === 'subscribed') { sink.subscribed([f.channel], f.recovered, f.cursor); } else if (f.op === 'gap') { sink.gap(f.channel, f.skipped); } else if (f.op === 'error') { sink.error({ code: f.code, message: f.message }); } else { sink.alive(true); }
     };
     ws.onerror = noop;  // onclose follows with the details the browser gives
     ws.onclose = function (ev) {
@@ -659,6 +673,8 @@
       } else if (event === 'message' && d) {
         if (d.id == null) { d.id = id; }
         sink.message(d);
+      } else if (event === 'gap' && d) {
+        sink.gap(d.channel, d.skipped);
       } else if (event === 'error' && d) {
         sink.error({ code: d.code, message: d.message });
       } else {
@@ -764,7 +780,7 @@
         if (err) { done = true; sink.closed(err); return; }
         first = false;
         if (body.cursor != null) { since = body.cursor; }
-        sink.batch(ctx.channels, body.recovered, body.messages, body.cursor);
+        sink.batch(ctx.channels, body.recovered, body.messages, body.cursor, body.skipped);
         if (!done) { poll(); }
       });
     }

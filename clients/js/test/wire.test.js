@@ -246,3 +246,43 @@ test('publish uses fetch where there is no XMLHttpRequest (Node)', async () => {
   assert.strictEqual(calls[0][0], 'http://h.test/api/publish');
   assert.strictEqual(calls[0][1].method, 'POST');
 });
+
+test('conflation: a gap notice with the skipped count on every transport, then the newest message', () => {
+  // WebSocket: {"op":"gap"} frame
+  let c = client('http://h.test', { transports: ['websocket'] }, { WebSocket: FakeWebSocket });
+  c.h.subscribe('scores:m1', c.collect);
+  c.clock.tick(0);
+  let ws = FakeWebSocket.instances[0];
+  ws.serverOpen();
+  ws.serverSend({ op: 'subscribed', channel: 'scores:m1', recovered: true, cursor: 'e1-5' });
+  ws.serverSend({ op: 'message', channel: 'scores:m1', id: 'e1-6', ts: 1, data: 1 });
+  ws.serverSend({ op: 'gap', channel: 'scores:m1', skipped: 40 });
+  ws.serverSend({ op: 'message', channel: 'scores:m1', id: 'e1-47', ts: 2, data: 47 });
+  ws.serverSend({ op: 'gap', channel: 'not-mine', skipped: 3 });
+  assert.deepStrictEqual(c.events.gap, [{ channel: 'scores:m1', skipped: 40 }]);
+  assert.deepStrictEqual(ids(c.got), ['e1-6', 'e1-47']);
+  assert.strictEqual(c.events.error.length, 0);
+  assert.strictEqual(c.h.cursor('scores:m1'), 'e1-47');
+
+  // SSE: `event: gap`, no id line (Last-Event-ID stays at the last message)
+  c = client('http://h.test', { transports: ['sse'] }, { XMLHttpRequest: FakeXHR });
+  c.h.subscribe('scores:m1', c.collect);
+  c.clock.tick(0);
+  const x = FakeXHR.instances[0];
+  x.stream('event: subscribed\ndata: {"channels":["scores:m1"],"recovered":true,"cursor":"e1-5"}\n\n');
+  x.stream('event: gap\ndata: {"channel":"scores:m1","skipped":7}\n\n');
+  x.stream('id: e1-13\nevent: message\ndata: {"channel":"scores:m1","id":"e1-13","ts":1,"data":13}\n\n');
+  assert.deepStrictEqual(c.events.gap, [{ channel: 'scores:m1', skipped: 7 }]);
+  assert.deepStrictEqual(ids(c.got), ['e1-13']);
+
+  // long-poll: "skipped" per channel in the answer
+  c = client('http://h.test', { transports: ['longpoll'] }, { XMLHttpRequest: FakeXHR });
+  c.h.subscribe('scores:m1', c.collect);
+  c.h.subscribe('chat:x', c.collect);
+  c.clock.tick(0);
+  FakeXHR.instances[0].respond(200, JSON.stringify({ messages: [{ channel: 'chat:x', id: 'e1-3', ts: 1, data: 3 },
+    { channel: 'scores:m1', id: 'e1-9', ts: 2, data: 9 }], cursor: 'e1-9', recovered: true, skipped: { 'scores:m1': 5 } }));
+  assert.deepStrictEqual(c.events.gap, [{ channel: 'scores:m1', skipped: 5 }]);
+  assert.deepStrictEqual(ids(c.got), ['e1-3', 'e1-9']);
+  assert.ok(FakeXHR.instances[1].url.includes('since=e1-9'));
+});
