@@ -1,0 +1,8 @@
+# Slow consumers against the real binary (raw sockets from Python): one subscriber that
+# stops reading never delays 50 others, under "disconnect" and "latest"; long-poll's
+# "latest" cap. See the docstring of slow_consumer_test.py.
+add_test(NAME slow_consumers
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/with_herald.sh $<TARGET_FILE:herald>
+          --config ${CMAKE_CURRENT_LIST_DIR}/slow_consumer_config.json --max-outbox 262144 --
+          /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/slow_consumer_test.py)
+set_tests_properties(slow_consumers PROPERTIES TIMEOUT 180)
