@@ -10,7 +10,8 @@ and their outboxes fill during it. Asserted:
   - every fast subscriber receives every message, in order;
   - their latency in the second half of the run (the slow ones long full) is not
     worse than in the first half by more than a generous factor: compared with the
-    same run, no absolute thresholds;
+    same run, no absolute thresholds (a run beyond it is repeated once, see
+    run_twice_if_needed);
   - "disconnect" (namespace plain): the slow ones are disconnected, having received
     an unbroken prefix of the messages (they resume from their cursor);
   - "latest" (namespace scores): the slow ones stay connected; when they read again
@@ -91,7 +92,7 @@ def publisher(channel):
     conn.close()
 
 
-def run(policy, channel, filler, filler_messages):
+def run(policy, channel, filler, filler_messages, last_attempt):
     print("--- %s (%s)" % (policy, channel))
     fast = [WsClient(BASE, [channel]) if i % 2 == 0 else SseClient(BASE, [channel]) for i in range(50)]
     for c in fast:
@@ -131,12 +132,17 @@ def run(policy, channel, filler, filler_messages):
         for at, k, ev in c.events:
             if k == "message":
                 (first if ev["data"]["seq"] < half else second).append((at - ev["data"]["t"]) * 1000)
+    flat = True
     for name, q in (("p50", 0.5), ("p90", 0.9)):
         factor = FACTORS[name]
         a = statistics.quantiles(first, n=100)[int(q * 100) - 1]
         b = statistics.quantiles(second, n=100)[int(q * 100) - 1]
         print("     fast subscribers' latency %s: first half %.2f ms, second half %.2f ms" % (name, a, b))
-        check(b <= factor * a, "%s latency of the second half within %dx of the first" % (name, factor))
+        if last_attempt:
+            check(b <= factor * a, "%s latency of the second half within %dx of the first" % (name, factor))
+        elif b > factor * a:
+            print("     (%s latency of the second half beyond %dx of the first: run again)" % (name, factor))
+            flat = False
 
     # Now the slow ones read what they were sent.
     def slow_done():
@@ -182,6 +188,15 @@ def run(policy, channel, filler, filler_messages):
         check(conflated == skipped, "herald_conflated_messages_total = skipped (%d, %d)" % (conflated, skipped))
     for c in fast + slow:
         c.sock.close()
+    return flat
+
+
+def run_twice_if_needed(policy, channel, filler, filler_messages):
+    """Every assertion but the latency comparison holds on each run. A latency spike
+    on a shared machine rarely comes twice; a slow subscriber that delays the others
+    does so every time: the comparison fails only if a second run shows it too."""
+    if not run(policy, channel, filler, filler_messages, last_attempt=False):
+        run(policy, channel + "-again", filler + "-again", filler_messages, last_attempt=True)
 
 
 # Filler: 2.6 MB leaves the disconnect case's outbox to fill during the run (2 MB);
@@ -228,8 +243,8 @@ def long_poll():
     check(len(answered) + skipped == upto, "held poll: received + skipped = messages up to its cursor")
 
 
-run("disconnect", "plain:ticker", "plain:filler", 44)
-run("latest", "scores:ticker", "scores:filler", 84)
+run_twice_if_needed("disconnect", "plain:ticker", "plain:filler", 44)
+run_twice_if_needed("latest", "scores:ticker", "scores:filler", 84)
 long_poll()
 if failures:
     print("%d failure(s)" % len(failures))
