@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
@@ -74,10 +76,12 @@ struct Subscriber::Reader {
 namespace {
 
 // Splits an HTTP response head off `in`: its status, and the value of `header` if asked.
-bool take_head(std::string& in, int& status, const char* header = nullptr, std::string* value = nullptr) {
+bool take_head(std::string& in, int& status, const char* header = nullptr, std::string* value = nullptr,
+               std::string* head_out = nullptr) {
   const auto end = in.find("\r\n\r\n");
   if (end == std::string::npos) return false;
   std::string head = in.substr(0, end + 2);
+  if (head_out) *head_out = head;
   in.erase(0, end + 4);
   status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
   if (header && value) {
@@ -188,6 +192,16 @@ int Subscriber::drops() const {
   return drops_;
 }
 
+std::vector<std::string> Subscriber::ends() const {
+  std::lock_guard lock(mutex_);
+  return ends_;
+}
+
+Subscriber::End Subscriber::lost(std::string why) {
+  end_note_ = std::move(why);
+  return End::Lost;
+}
+
 std::vector<std::string> Subscriber::errors() const {
   std::lock_guard lock(mutex_);
   return errors_;
@@ -223,6 +237,8 @@ void Subscriber::run() {
     switch_ = false;
     if (end == End::Lost && !stopping_) {
       ++drops_;
+      ends_.push_back(end_note_.empty() ? "connection lost" : end_note_);
+      end_note_.clear();
       port_index_ = (port_index_ + 1) % ports_.size();
       cv_.wait_for(lock, 100ms, [&] { return stopping_.load(); });
     }
@@ -276,7 +292,7 @@ std::string Subscriber::channels_query() const {
 
 Subscriber::End Subscriber::session(int port) {
   Reader r;
-  if (!r.connect(port)) return End::Lost;
+  if (!r.connect(port)) return lost("connect refused");
   switch (wire_) {
     case Wire::Sse:
     case Wire::SseQuery: return sse_session(r, port);
@@ -301,12 +317,13 @@ Subscriber::End Subscriber::sse_session(Reader& r, int port) {
 
   bool have_head = false;
   std::string body;  // de-chunked bytes not yet parsed into lines
-  std::string id, event, data;
+  std::string id, event, data, retry;
   bool has_id = false;
+  bool ended = false;
   End end;
   while (!should_leave(end)) {
     const auto got = r.fill();
-    if (got == Reader::Closed) return End::Lost;
+    if (got == Reader::Closed) return lost("SSE cut");
     if (got == Reader::Timeout) continue;
     if (!have_head) {
       int status = 0;
@@ -327,7 +344,10 @@ Subscriber::End Subscriber::sse_session(Reader& r, int port) {
         error("SSE: bad chunk size line '" + r.in.substr(0, eol) + "'");
         return End::Lost;
       }
-      if (size == 0) return End::Lost;
+      if (size == 0) {  // the end of the stream: its last events are parsed first
+        ended = true;
+        break;
+      }
       if (r.in.size() < eol + 2 + size + 2) break;
       body.append(r.in, eol + 2, size);
       r.in.erase(0, eol + 2 + size + 2);
@@ -344,6 +364,8 @@ Subscriber::End Subscriber::sse_session(Reader& r, int port) {
           event = line.substr(7);
         } else if (line.rfind("data: ", 0) == 0) {
           data += line.substr(6);
+        } else if (line.rfind("retry: ", 0) == 0) {
+          retry = line.substr(7);
         }
         continue;
       }
@@ -369,6 +391,7 @@ Subscriber::End Subscriber::sse_session(Reader& r, int port) {
       data.clear();
       has_id = false;
     }
+    if (ended) return lost("SSE ended" + (retry.empty() ? std::string() : " with retry: " + retry));
   }
   return end;
 }
@@ -384,15 +407,15 @@ Subscriber::End Subscriber::poll_session(Reader& r, int port) {
     // Without a cursor, a poll with timeout=0 answers at once with the head cursor.
     const std::string target =
         "/poll?" + channels_query() + (since.empty() ? "&timeout=0" : "&since=" + since + "&timeout=5");
-    if (!r.send("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) return End::Lost;
+    if (!r.send("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) return lost("long-poll cut");
     int status = 0;
-    std::string length;
+    std::string length, head;
     bool have_head = false;
     while (true) {
       if (should_leave(end)) return end;
-      if (!have_head) have_head = take_head(r.in, status, "content-length", &length);
+      if (!have_head) have_head = take_head(r.in, status, "content-length", &length, &head);
       if (have_head && r.in.size() >= std::stoul(length.empty() ? "0" : length)) break;
-      if (r.fill() == Reader::Closed) return End::Lost;
+      if (r.fill() == Reader::Closed) return lost("long-poll cut");
     }
     const size_t n = std::stoul(length.empty() ? "0" : length);
     const std::string body = r.in.substr(0, n);
@@ -415,6 +438,10 @@ Subscriber::End Subscriber::poll_session(Reader& r, int port) {
       cursor_ = j["cursor"].get<std::string>();
     }
     set_subscribed(true);
+    std::string lower_head = head;
+    for (auto& c : lower_head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower_head.find("\r\nconnection: close\r\n") != std::string::npos)
+      return lost("long-poll answered with Connection: close");
   }
 }
 
@@ -442,7 +469,7 @@ Subscriber::End Subscriber::ws_session(Reader& r, int port) {
   End end;
   while (!should_leave(end)) {
     const auto got = r.fill();
-    if (got == Reader::Closed) return End::Lost;
+    if (got == Reader::Closed) return lost("WebSocket cut");
     if (got == Reader::Timeout) continue;
     if (!upgraded) {
       int status = 0;
@@ -480,7 +507,8 @@ Subscriber::End Subscriber::ws_session(Reader& r, int port) {
       if (opcode == 0x9) {
         if (!r.send(masked_frame(0xA, payload))) return End::Lost;
       } else if (opcode == 0x8) {
-        return End::Lost;
+        const int code = payload.size() >= 2 ? (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]) : 0;
+        return lost("WebSocket close " + std::to_string(code) + (payload.size() > 2 ? " " + payload.substr(2) : ""));
       } else if (opcode == 0x1) {
         auto j = json::parse(payload, nullptr, false);
         const std::string op = j.is_discarded() ? "" : j.value("op", "");
@@ -545,8 +573,16 @@ double metric(int port, const std::string& name) {
 
 PublishLoop::PublishLoop(int port, std::string name, std::vector<std::string> channels, size_t count,
                          std::chrono::milliseconds pause, int batch_every)
-    : port_(port), name_(std::move(name)), channels_(std::move(channels)), count_(count), pause_(pause),
+    : PublishLoop(std::vector<int>{port}, std::move(name), std::move(channels), count, pause, batch_every) {}
+
+PublishLoop::PublishLoop(std::vector<int> ports, std::string name, std::vector<std::string> channels, size_t count,
+                         std::chrono::milliseconds pause, int batch_every)
+    : ports_(std::move(ports)), name_(std::move(name)), channels_(std::move(channels)), count_(count), pause_(pause),
       batch_every_(batch_every) {
+  // A node may close a keep-alive connection just as the next request is written (a
+  // drain does), and cpp-httplib writes without MSG_NOSIGNAL: that must be an error
+  // answer, not the end of the test.
+  ::signal(SIGPIPE, SIG_IGN);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -574,10 +610,15 @@ size_t PublishLoop::answered() const {
 }
 
 void PublishLoop::run() {
-  httplib::Client cli("127.0.0.1", port_);
-  cli.set_keep_alive(true);
-  cli.set_tcp_nodelay(true);  // headers and body go in two writes: without it each request waits for a delayed ACK
-  cli.set_read_timeout(30, 0);
+  size_t port_index = 0;
+  auto make_client = [&] {
+    auto cli = std::make_unique<httplib::Client>("127.0.0.1", ports_[port_index]);
+    cli->set_keep_alive(true);
+    cli->set_tcp_nodelay(true);  // headers and body go in two writes: without it each request waits for a delayed ACK
+    cli->set_read_timeout(30, 0);
+    return cli;
+  };
+  auto cli = make_client();
   size_t k = 0;
   for (int request = 1; k < count_ && !stopping_; ++request) {
     const bool batch = batch_every_ > 0 && request % batch_every_ == 0;
@@ -591,7 +632,8 @@ void PublishLoop::run() {
       o.datas.push_back(data.dump());
     }
     const std::string body = batch ? items.dump() : items[0].dump();
-    if (auto res = cli.Post("/api/publish", body, "application/json")) {
+    o.port = ports_[port_index];
+    if (auto res = cli->Post("/api/publish", body, "application/json")) {
       o.answer.status = res->status;
       o.answer.body = res->body;
       o.answer.retry_after = res->get_header_value("Retry-After");
@@ -601,9 +643,15 @@ void PublishLoop::run() {
           if (id.is_string()) o.ids.push_back(id.get<std::string>());
       }
     }
+    // No answer, or a node refusing new connections while it drains: on to the next node.
+    const bool move_on = ports_.size() > 1 && (o.answer.status == 0 || o.answer.status == 503);
     {
       std::lock_guard lock(mutex_);
       outcomes_.push_back(std::move(o));
+    }
+    if (move_on) {
+      port_index = (port_index + 1) % ports_.size();
+      cli = make_client();
     }
     if (pause_.count() > 0) std::this_thread::sleep_for(pause_);
   }

@@ -72,6 +72,10 @@ class Subscriber {
   // Anything a correct server never does: an unexpected status, recovered=false, an
   // error frame, a message that does not parse.
   std::vector<std::string> errors() const;
+  // How each connection the subscriber did not end itself ended, in turn: "SSE ended
+  // with retry: 500", "SSE cut", "long-poll answered with Connection: close",
+  // "long-poll cut", "WebSocket close 1001 <reason>", "WebSocket cut", "connect refused".
+  std::vector<std::string> ends() const;
   std::string describe() const;
 
  private:
@@ -89,6 +93,7 @@ class Subscriber {
   void error(const std::string& what);
   void set_subscribed(bool subscribed);
   bool should_leave(End& end);
+  End lost(std::string why);  // notes why, for ends()
 
   const Wire wire_;
   const std::vector<std::string> channels_;
@@ -108,6 +113,8 @@ class Subscriber {
   std::vector<std::string> errors_;
   int connections_ = 0;
   int drops_ = 0;
+  std::vector<std::string> ends_;
+  std::string end_note_;  // the subscriber thread's only
   std::thread thread_;
 };
 
@@ -127,6 +134,7 @@ struct PublishOutcome {
   std::vector<std::string> channels;
   std::vector<std::string> datas;  // compact JSON, one per message
   std::vector<std::string> ids;    // one per message when answer.status == 200
+  int port = 0;                    // the node it was sent to
 };
 
 class PublishLoop {
@@ -135,6 +143,10 @@ class PublishLoop {
   // at a time, `pause` between requests; every `batch_every`-th request (0: never) is
   // an array of 3 messages. Stops after `count` messages or at stop().
   PublishLoop(int port, std::string name, std::vector<std::string> channels, size_t count,
+              std::chrono::milliseconds pause, int batch_every = 0);
+  // The same, starting on ports[0]; a request that gets no answer or a 503 moves the
+  // loop to the next port (the message is not sent again: it may be in the log).
+  PublishLoop(std::vector<int> ports, std::string name, std::vector<std::string> channels, size_t count,
               std::chrono::milliseconds pause, int batch_every = 0);
   ~PublishLoop();
   void wait();  // until `count` messages were published (answered)
@@ -145,7 +157,7 @@ class PublishLoop {
  private:
   void run();
 
-  int port_;
+  std::vector<int> ports_;
   std::string name_;
   std::vector<std::string> channels_;
   size_t count_;

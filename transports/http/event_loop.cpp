@@ -147,8 +147,17 @@ void EventLoop::process_requests(Conn& conn) {
     } else {
       ctx_.fallback(*this, conn, req);
     }
-    if ((!req.keep_alive() || ctx_.draining) && !conn.handler_ && !conn.awaiting_) conn.close_after_flush();
+    if (ctx_.draining && conn.handler_) {
+      // A stream that began after the drain (its request was still arriving) ends at
+      // once, the way the drained ones did.
+      conn.handler_->on_drain(conn);
+    } else if ((!req.keep_alive() || ctx_.draining) && !conn.handler_ && !conn.awaiting_) {
+      conn.close_after_flush();
+    }
   }
+  // A keep-alive connection whose last request finished during the drain (a publish
+  // answered by the broker) has nothing more to do here.
+  if (ctx_.draining && !conn.handler_ && !conn.awaiting_ && conn.input_.empty()) conn.close_after_flush();
   // Bytes that followed a take-over request (a WebSocket frame in the handshake's packet).
   if (conn.handler_ && !conn.input_.empty() && !conn.closing()) conn.handler_->on_input(conn, conn.input_);
   if (conn.input_.empty() && conn.input_.capacity() > 64) std::string().swap(conn.input_);
