@@ -138,6 +138,7 @@ const char* kColumns[] = {"server",
                           "cpu_us_per_cycle",
                           "cpu_user_s",
                           "user_us_per_delivery",
+                          "user_us_per_cycle",
                           "p50_ms",
                           "p99_ms",
                           "p999_ms",
@@ -180,6 +181,7 @@ std::vector<std::string> cells(const Options& o, const TransportResult& r) {
           per(r.cycles, r.cpu_seconds),
           num(r.cpu_user_seconds, 2),
           per(r.delivered, r.cpu_user_seconds),
+          per(r.cycles, r.cpu_user_seconds),
           idle ? "" : num(r.latency.quantile(0.5) / 1000, 3),
           idle ? "" : num(r.latency.quantile(0.99) / 1000, 3),
           idle ? "" : num(r.latency.quantile(0.999) / 1000, 3),
@@ -194,7 +196,12 @@ std::vector<std::string> cells(const Options& o, const TransportResult& r) {
 }
 
 void print(std::ostream& out, const Options& o, const std::vector<TransportResult>& results) {
-  const std::vector<size_t> shown = {0, 1, 2, 5, 10, 11, 12, 16, 17, 20, 21, 23, 24, 25, 26, 30};
+  std::vector<size_t> shown;
+  for (std::string_view name : {"server", "transport", "phase", "connected", "delivered", "lost", "duplicated",
+                                "deliveries_per_s", "cycles", "cpu_us_per_delivery", "cpu_us_per_cycle",
+                                "user_us_per_delivery", "p50_ms", "p99_ms", "p999_ms", "kib_per_conn"})
+    for (size_t c = 0; c < std::size(kColumns); ++c)
+      if (name == kColumns[c]) shown.push_back(c);
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : results) rows.push_back(cells(o, r));
   std::vector<size_t> width;

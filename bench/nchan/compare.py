@@ -243,6 +243,7 @@ METRICS = [
     ("long-poll burst 64 B: cycles/s", "burst-64", "cycles_per_s", 0),
     ("long-poll cycles phase: cycles/s", "cycles", "cycles_per_s", 0),
     ("long-poll cycles phase: CPU per cycle, µs", "cycles", "cpu_us_per_cycle", 2),
+    ("long-poll cycles phase: of which user space, µs", "cycles", "user_us_per_cycle", 2),
 ]
 
 
