@@ -84,6 +84,10 @@ const std::map<std::string, std::pair<Setter, const char*>>& options() {
                   "JSON file with per-namespace policy (private, client_publish, history, slow_consumer)"}},
       {"token-secret", {[](Config& c, const std::string&, const std::string& v) { c.token_secret = v; },
                         "HS256 secret that signs client tokens (JWT); enables private namespaces"}},
+      {"tls-cert", {[](Config& c, const std::string&, const std::string& v) { c.tls_cert = v; },
+                    "PEM certificate (chain) file: serve https and wss on the port (needs --tls-key)"}},
+      {"tls-key", {[](Config& c, const std::string&, const std::string& v) { c.tls_key = v; },
+                   "PEM private key file of --tls-cert"}},
       {"max-connections", {[](Config& c, const std::string& f, const std::string& v) { c.max_connections = to_int(f, v, 1, 10000000); },
                            "connections held at once before new ones are refused (default 100000)"}},
   };
@@ -125,6 +129,8 @@ Config parse_config(int argc, char** argv) {
     if (it == options().end()) throw std::invalid_argument("unknown flag --" + arg + " (see --help)");
     it->second.first(c, arg, value);
   }
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    throw std::invalid_argument("--tls-cert and --tls-key go together: give both to serve TLS, or neither");
   return c;
 }
 

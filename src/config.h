@@ -34,6 +34,8 @@ struct Config {
   double client_publish_rate = 20;     // WebSocket publishes per second per connection (burst: 2 s worth)
   std::string config_file;         // per-namespace policy (JSON)
   std::string token_secret;        // HS256 key for client tokens
+  std::string tls_cert;            // PEM certificate chain; with tls_key, the port speaks only TLS
+  std::string tls_key;             // PEM private key of tls_cert
 };
 
 // Parses argv (and the environment). `--help` text is returned via `usage`.

@@ -18,6 +18,7 @@
 #include "src/server/api_routes.h"
 #include "src/server/broker_factory.h"
 #include "transports/http/http_server.h"
+#include "transports/http/tls_stream.h"
 
 #ifndef HERALD_SOURCE_DIR
 #define HERALD_SOURCE_DIR "."
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(spdlog::level::from_str(config.log_level));
 
+    // A bad certificate or key stops start-up here, before any broker connection.
+    std::unique_ptr<TlsContext> tls;
+    if (!config.tls_cert.empty()) tls = std::make_unique<TlsContext>(config.tls_cert, config.tls_key);
     Metrics metrics;
     const Namespaces namespaces = Namespaces::load(config);
     const Access access(namespaces, config.token_secret, config.publish_key);
@@ -62,6 +66,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<Broker> broker = make_broker(config);
     hub.set_broker(broker.get());
     ServerContext ctx(config, hub, *broker, metrics, access);
+    ctx.tls = tls.get();
     install_routes(ctx);
 
     HttpServer server(ctx);
@@ -69,8 +74,8 @@ int main(int argc, char** argv) {
     broker->start(hub);
 
     const std::string shown_host = config.listen_host == "0.0.0.0" ? "127.0.0.1" : config.listen_host;
-    std::printf("Herald %s listening on http://%s:%u/ (broker: %s)\n", config.node_id.c_str(), shown_host.c_str(),
-                server.port(), config.broker == "memory" ? "embedded" : "rabbitmq");
+    std::printf("Herald %s listening on %s://%s:%u/ (broker: %s)\n", config.node_id.c_str(), tls ? "https" : "http",
+                shown_host.c_str(), server.port(), config.broker == "memory" ? "embedded" : "rabbitmq");
     std::fflush(stdout);
     spdlog::info("node {} up on {}:{} with {} loops", config.node_id, config.listen_host, server.port(), config.threads);
 

@@ -65,7 +65,7 @@ Conn::FlushResult Conn::flush() {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = n;
-    const ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t sent = tls_ ? tls_->write(iov, n) : ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -10,6 +10,9 @@
 // false and the connection is closed (its client resumes from its cursor). Before
 // that, backlogged() tells sessions of "latest" channels to hold messages instead
 // (Session::deliver), and on_outbox_empty() tells them when to let them go.
+//
+// On a TLS port every read and write goes through the connection's TlsStream
+// (tls_stream.h); transports never see the difference.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "src/metrics.h"
+#include "transports/http/tls_stream.h"
 
 namespace herald {
 
@@ -104,6 +108,7 @@ class Conn {
   int fd_;
   std::string remote_ip_;
   std::shared_ptr<void> peer_;  // the HTTP library's handle; released at close
+  std::unique_ptr<TlsStream> tls_;  // null on a plain connection
   std::string input_;
   std::vector<Chunk> outbox_;
   size_t outbox_head_ = 0;      // first chunk not fully written

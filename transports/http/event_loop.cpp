@@ -47,6 +47,10 @@ void EventLoop::attach(int fd, std::shared_ptr<void> peer, std::string remote_ip
   conns_[fd] = std::make_unique<Conn>(*this, id, fd, std::move(remote_ip), std::move(peer));
   Conn& conn = *conns_[fd];
   conn.last_active_ms_ = now_ms_;
+  if (ctx_.tls) {
+    conn.tls_ = ctx_.tls->accept(fd);
+    if (!conn.tls_) conn.close();
+  }
   ++conn_count_;
   ctx_.metrics.http_connections++;
   bool ip_over = false;
@@ -85,15 +89,26 @@ Conn* EventLoop::find(uint64_t id) {
 void EventLoop::on_io(int fd, bool readable, bool writable) {
   now_ms_ = mono_ms();
   Conn* conn = conns_[fd].get();
+  if (conn->tls_) {
+    // OpenSSL may wait on the other direction: a write for the peer's handshake
+    // bytes, a read for room to send its own.
+    if (conn->outbox_bytes_ > 0) mark_dirty(*conn);
+    if (readable || conn->tls_->read_blocked_on_write()) read_from(*conn);
+    return;
+  }
   if (writable && conn->outbox_bytes_ > 0) mark_dirty(*conn);
   if (readable) read_from(*conn);
 }
 
 void EventLoop::read_from(Conn& conn) {
+  if (conn.tls_ && !conn.tls_->handshake_done() && conn.tls_->peer_sent_plain_http(conn.fd_)) {
+    refuse_plain_http(conn);
+    return;
+  }
   char buf[kReadChunk];
   bool got = false;
   for (;;) {
-    const ssize_t n = ::recv(conn.fd_, buf, sizeof buf, 0);
+    const ssize_t n = conn.tls_ ? conn.tls_->read(buf, sizeof buf) : ::recv(conn.fd_, buf, sizeof buf, 0);
     if (n > 0) {
       conn.input_.append(buf, static_cast<size_t>(n));
       got = true;
@@ -106,7 +121,11 @@ void EventLoop::read_from(Conn& conn) {
       break;
     }
     if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) mark_closing(conn);
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      mark_closing(conn);
+    } else if (conn.tls_ && conn.tls_->read_blocked_on_write()) {
+      backend_.watch_writable(conn.fd_);
+    }
     break;
   }
   if (!got || conn.closing_) return;
@@ -118,6 +137,19 @@ void EventLoop::read_from(Conn& conn) {
   }
   // Idle connections should hold no input buffer either.
   if (conn.input_.empty() && conn.input_.capacity() > 64) std::string().swap(conn.input_);
+}
+
+void EventLoop::refuse_plain_http(Conn& conn) {
+  // Answered in plain text so that whoever typed http:// reads why. The request is
+  // read first (a close with unread bytes would reset the answer away), never routed.
+  conn.tls_.reset();
+  char buf[4096];
+  for (int i = 0; i < 16 && ::recv(conn.fd_, buf, sizeof buf, MSG_DONTWAIT) > 0; ++i) {
+  }
+  ctx_.metrics.client_errors++;
+  conn.write(http_response(400, "application/json",
+                           json_error_body("tls_required", "this port speaks TLS only: use https:// or wss://"), false));
+  conn.close_after_flush();
 }
 
 void EventLoop::process_requests(Conn& conn) {
@@ -234,6 +266,11 @@ void EventLoop::on_timer() {
   for (auto& slot : conns_) {
     Conn* c = slot.get();
     if (!c || c->closing_) continue;
+    if (c->tls_ && !c->tls_->handshake_done()) {
+      // Nothing can be answered before the handshake: a stalled one is just closed.
+      if (now_ms_ - c->last_active_ms_ > kHeaderTimeoutMs) c->close();
+      continue;
+    }
     if (c->handler_) {
       c->handler_->on_tick(*c, now_ms_);
     } else if (!c->awaiting_ && !c->close_after_flush_) {
@@ -294,11 +331,14 @@ void EventLoop::end_of_round() {
           mark_closing(*c);
         } else if (c->half_close_after_flush_ && !c->half_closed_) {
           c->half_closed_ = true;
+          if (c->tls_) c->tls_->shutdown();  // close_notify, then the FIN
           ::shutdown(c->fd_, SHUT_WR);
         }
         break;
       case Conn::FlushResult::Blocked:
-        backend_.watch_writable(c->fd_);
+        // A TLS write waiting for the peer's handshake bytes resumes on readability;
+        // asking for writability would wake this loop at once, again and again.
+        if (!c->tls_ || !c->tls_->write_blocked_on_read()) backend_.watch_writable(c->fd_);
         break;
       case Conn::FlushResult::Failed:
         mark_closing(*c);
@@ -326,6 +366,7 @@ void EventLoop::finish_close(Conn& conn) {
     if (it != ctx_.per_ip.end() && --it->second == 0) ctx_.per_ip.erase(it);
   }
   --conn_count_;
+  if (conn.tls_) conn.tls_->shutdown();
   conns_[fd].reset();
   backend_.close_peer(fd);
 }

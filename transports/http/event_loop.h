@@ -37,6 +37,7 @@ struct ServerContext {
   const Access& access;
   std::unordered_map<std::string, RouteHandler> routes;  // exact path -> handler
   RouteHandler fallback;                                 // everything else (static files)
+  const TlsContext* tls = nullptr;  // set: every connection speaks TLS (https, wss)
   std::atomic<bool> draining{false};
   std::atomic<int64_t> open_connections{0};
   // Connections per client address, for --max-connections-per-ip (all loops).
@@ -94,6 +95,7 @@ class EventLoop final : public LoopWaker {
 
  private:
   void read_from(Conn& conn);
+  void refuse_plain_http(Conn& conn);
   void finish_close(Conn& conn);
   void close_all_streams(const char* why);
 

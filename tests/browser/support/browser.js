@@ -22,7 +22,8 @@ function loadPlaywright() {
 // One browser for the whole run; each test takes a fresh context. Playwright
 // makes a fresh --user-data-dir under os.tmpdir(), pointed at `tmpDir` for the
 // launch; XDG_* keep the rest of Chromium's files there too, not in $HOME.
-async function launchChromium(tmpDir) {
+// `extraArgs` go to Chromium as well (the tls test trusts its certificate so).
+async function launchChromium(tmpDir, extraArgs = []) {
   if (!fs.existsSync(CHROMIUM)) { throw new Error(`Chromium not found at ${CHROMIUM} (set HERALD_CHROMIUM)`); }
   const { chromium } = loadPlaywright();
   for (const d of ['config', 'cache', 'tmp']) { fs.mkdirSync(path.join(tmpDir, d), { recursive: true }); }
@@ -34,7 +35,7 @@ async function launchChromium(tmpDir) {
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1'],
+        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1', ...extraArgs],
       env: { ...process.env, XDG_CONFIG_HOME: path.join(tmpDir, 'config'), XDG_CACHE_HOME: path.join(tmpDir, 'cache') },
       timeout: 30000,
     });

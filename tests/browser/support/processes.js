@@ -212,5 +212,5 @@ async function startNginx(dir, upstreamPort, mode) {
   }
 }
 
-module.exports = { SOURCE_DIR, HERALD_BINARY, NGINX_BINARY, sleep, startHerald, publish, publishRange, startPublisher,
+module.exports = { SOURCE_DIR, HERALD_BINARY, NGINX_BINARY, sleep, startProcess, startHerald, publish, publishRange, startPublisher,
   freePort, startNginx };
