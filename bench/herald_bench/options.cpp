@@ -40,7 +40,7 @@ void usage(std::FILE* to) {
                "                         transport, after an idle memory reading; each [NAME=]SPEC of\n"
                "                           burst:SIZE:MESSAGES        as fast as the server acknowledges\n"
                "                           steady:SIZE:SECONDS:RATE   RATE messages/s, or Fpeak: F times the\n"
-               "                                                      last burst's message rate (5 messages at least)\n"
+               "                                                      last burst's message rate (3 messages at least)\n"
                "  --dialect D            herald (default) or nchan (nginx with nchan, locations /sub/<channel>\n"
                "                         and /pub/<channel>; see bench/nchan/nginx.conf.template)\n"
                "  --label NAME           the server's name in the table and CSV (default: the dialect)\n"

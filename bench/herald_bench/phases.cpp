@@ -65,9 +65,9 @@ TransportResult run_phase(const Options& o, const Target& target, const PhaseSpe
     r.error = "no burst before '" + spec.name + "' measured a peak";
     return r;
   }
-  // A steady phase sends at least a few messages, so its percentiles do not all come
+  // A steady phase sends at least three messages, so its percentiles do not all come
   // from one fan-out, even when the rate is low.
-  r.messages = spec.burst ? spec.messages : std::max<uint64_t>(5, static_cast<uint64_t>(r.rate * spec.seconds));
+  r.messages = spec.burst ? spec.messages : std::max<uint64_t>(3, static_cast<uint64_t>(r.rate * spec.seconds));
   r.expected = owed(o, first, r.messages);
 
   const CpuTimes cpu_before = server_cpu(server_pid);
