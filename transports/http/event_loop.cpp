@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <stdexcept>
 
 #include "src/clock.h"
@@ -17,6 +18,8 @@ constexpr int64_t kTickMs = 250;
 constexpr int64_t kHeaderTimeoutMs = 10000;   // a request must arrive whole within this
 constexpr int64_t kKeepAliveIdleMs = 75000;   // idle keep-alive connections are closed after
 constexpr size_t kReadChunk = 64 * 1024;
+// How long one round may spend writing to streams before it looks for new input.
+constexpr auto kStreamSlice = std::chrono::microseconds(1000);
 }  // namespace
 
 EventLoop::EventLoop(size_t index, ServerContext& ctx, LoopBackend& backend)
@@ -288,8 +291,13 @@ void EventLoop::on_timer() {
 }
 
 void EventLoop::mark_dirty(Conn& conn) {
-  if (!conn.dirty_) {
-    conn.dirty_ = true;
+  if (conn.dirty_) return;
+  conn.dirty_ = true;
+  // Request/response traffic (a publish's answer) goes out this round; streams wait
+  // their turn in flush_streams().
+  if (conn.handler_) {
+    bulk_.push_back(conn.id_);
+  } else {
     dirty_.push_back(&conn);
   }
 }
@@ -315,40 +323,66 @@ void EventLoop::end_of_round() {
       if (Conn* c = find(id)) process_requests(*c);
   }
   // By index: a handler told its outbox is empty may write again, which queues the
-  // connection here once more and flushes it in this same round.
-  for (size_t i = 0; i < dirty_.size(); ++i) {
-    Conn* c = dirty_[i];
-    c->dirty_ = false;
-    if (c->closing_) continue;
-    switch (c->flush()) {
-      case Conn::FlushResult::Done:
-        if (c->notify_empty_ && c->handler_ && !c->close_after_flush_ && !c->half_close_after_flush_) {
-          c->notify_empty_ = false;
-          c->handler_->on_outbox_empty(*c);
-          if (c->dirty_) break;
-        }
-        if (c->close_after_flush_) {
-          mark_closing(*c);
-        } else if (c->half_close_after_flush_ && !c->half_closed_) {
-          c->half_closed_ = true;
-          if (c->tls_) c->tls_->shutdown();  // close_notify, then the FIN
-          ::shutdown(c->fd_, SHUT_WR);
-        }
-        break;
-      case Conn::FlushResult::Blocked:
-        // A TLS write waiting for the peer's handshake bytes resumes on readability;
-        // asking for writability would wake this loop at once, again and again.
-        if (!c->tls_ || !c->tls_->write_blocked_on_read()) backend_.watch_writable(c->fd_);
-        break;
-      case Conn::FlushResult::Failed:
-        mark_closing(*c);
-        break;
-    }
-  }
+  // connection once more (here, or with the streams).
+  for (size_t i = 0; i < dirty_.size(); ++i) flush_conn(*dirty_[i]);
   dirty_.clear();
+  flush_streams();
   for (size_t i = 0; i < closing_.size(); ++i) finish_close(*closing_[i]);
   closing_.clear();
   retired_.clear();
+}
+
+void EventLoop::flush_streams() {
+  // A slice of the streams per round, in the order they were queued. While the rest
+  // wait, the loop reads new publishes and their messages join the queued outboxes,
+  // so under load each sendmsg carries several messages instead of one; when the
+  // loop is idle the whole queue goes out at once, as fast as before.
+  const auto start = std::chrono::steady_clock::now();
+  size_t done = 0;
+  while (bulk_head_ < bulk_.size()) {
+    if (++done % 64 == 0 && std::chrono::steady_clock::now() - start > kStreamSlice) break;
+    if (Conn* c = find(bulk_[bulk_head_++])) flush_conn(*c);
+  }
+  if (bulk_head_ == bulk_.size()) {
+    bulk_.clear();
+    bulk_head_ = 0;
+  } else {
+    if (bulk_head_ > 4096 && bulk_head_ * 2 > bulk_.size()) {
+      bulk_.erase(bulk_.begin(), bulk_.begin() + static_cast<ptrdiff_t>(bulk_head_));
+      bulk_head_ = 0;
+    }
+    wake();  // come back for the rest after whatever else is ready
+  }
+}
+
+void EventLoop::flush_conn(Conn& conn) {
+  Conn* c = &conn;
+  c->dirty_ = false;
+  if (c->closing_) return;
+  switch (c->flush()) {
+    case Conn::FlushResult::Done:
+      if (c->notify_empty_ && c->handler_ && !c->close_after_flush_ && !c->half_close_after_flush_) {
+        c->notify_empty_ = false;
+        c->handler_->on_outbox_empty(*c);
+        if (c->dirty_) return;
+      }
+      if (c->close_after_flush_) {
+        mark_closing(*c);
+      } else if (c->half_close_after_flush_ && !c->half_closed_) {
+        c->half_closed_ = true;
+        if (c->tls_) c->tls_->shutdown();  // close_notify, then the FIN
+        ::shutdown(c->fd_, SHUT_WR);
+      }
+      break;
+    case Conn::FlushResult::Blocked:
+      // A TLS write waiting for the peer's handshake bytes resumes on readability;
+      // asking for writability would wake this loop at once, again and again.
+      if (!c->tls_ || !c->tls_->write_blocked_on_read()) backend_.watch_writable(c->fd_);
+      break;
+    case Conn::FlushResult::Failed:
+      mark_closing(*c);
+      break;
+  }
 }
 
 void EventLoop::finish_close(Conn& conn) {

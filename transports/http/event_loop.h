@@ -96,6 +96,8 @@ class EventLoop final : public LoopWaker {
  private:
   void read_from(Conn& conn);
   void refuse_plain_http(Conn& conn);
+  void flush_conn(Conn& conn);
+  void flush_streams();
   void finish_close(Conn& conn);
   void close_all_streams(const char* why);
 
@@ -113,7 +115,11 @@ class EventLoop final : public LoopWaker {
   std::vector<std::unique_ptr<Conn>> conns_;  // indexed by descriptor
   size_t conn_count_ = 0;
   uint64_t next_serial_ = 1;
-  std::vector<Conn*> dirty_;
+  std::vector<Conn*> dirty_;    // HTTP connections with bytes queued: flushed every round
+  // Streams with bytes queued, flushed a time slice per round; by id, as one may close
+  // while it waits.
+  std::vector<uint64_t> bulk_;
+  size_t bulk_head_ = 0;
   std::vector<Conn*> closing_;
   std::vector<uint64_t> resume_;
   std::vector<uint64_t> round_end_;
