@@ -6,3 +6,11 @@ add_test(NAME slow_consumers
           --config ${CMAKE_CURRENT_LIST_DIR}/slow_consumer_config.json --max-outbox 262144 --
           /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/slow_consumer_test.py)
 set_tests_properties(slow_consumers PROPERTIES TIMEOUT 180)
+
+# A message queued for a reset connection never reaches the next connection that gets
+# the same descriptor (checked through /proc/PID/fd), on every transport.
+add_test(NAME fd_reuse
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/with_herald.sh $<TARGET_FILE:herald>
+          --config ${CMAKE_CURRENT_LIST_DIR}/fd_reuse_config.json --max-body 8388608 --
+          /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/fd_reuse_test.py)
+set_tests_properties(fd_reuse PROPERTIES TIMEOUT 180)
