@@ -22,11 +22,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from raw_clients import SseClient, WsClient, address, connect, publish, query, reset  # noqa: E402
+from raw_clients import SseClient, WsClient, connect, publish, query, reset, server_socket  # noqa: E402
 
 BASE = os.environ["HERALD_URL"]
 PID = int(os.environ["HERALD_PID"])
-SERVER_PORT = address(BASE)[1]
 ITERATIONS = 16
 BIG = "s" * (6 * 1000 * 1000)
 failures = []
@@ -38,24 +37,9 @@ def check(cond, what):
         failures.append(what)
 
 
-def server_socket(client_sock):
-    """(inode, bytes in the kernel's send queue) of herald's end of this connection."""
-    port = client_sock.getsockname()[1]
-    for table in ("/proc/%d/net/tcp" % PID, "/proc/%d/net/tcp6" % PID):
-        try:
-            lines = open(table).read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if int(f[1].split(":")[1], 16) == SERVER_PORT and int(f[2].split(":")[1], 16) == port:
-                return f[9], int(f[4].split(":")[0], 16)
-    return None, 0
-
-
 def server_fd(client_sock):
     """The descriptor number herald holds for this client connection, or None."""
-    inode, _ = server_socket(client_sock)
+    inode, _ = server_socket(PID, BASE, client_sock)
     if inode is None:
         return None
     target = "socket:[%s]" % inode
@@ -132,7 +116,7 @@ def iteration(kind, i):
         a.send_json({"op": "publish", "channel": "secret:x", "data": "secret-reply", "ref": "secret-ref"})
     time.sleep(0.1)  # the kernel fills; the rest of the message waits in A's outbox
     # What the kernel holds for A is less than the message: the rest is in A's outbox.
-    _, kernel_queued = server_socket(a.sock)
+    _, kernel_queued = server_socket(PID, BASE, a.sock)
     pending = 0 < kernel_queued < len(BIG) - 100000
     reset(a.sock)
     if i % 2 == 1 and fd_a:

@@ -51,9 +51,11 @@ class WsClient:
         self.head = None
 
     def send_json(self, obj):
-        payload = json.dumps(obj).encode()
+        self.send_frame(0x1, json.dumps(obj).encode())
+
+    def send_frame(self, opcode, payload):
         mask = os.urandom(4)
-        header = bytes([0x81])
+        header = bytes([0x80 | opcode])
         n = len(payload)
         if n < 126:
             header += bytes([0x80 | n])
@@ -98,6 +100,8 @@ class WsClient:
                 out.append((op if op in ("message", "gap", "subscribed") else "other", frame))
             elif opcode == 8:
                 out.append(("close", payload))
+            elif opcode == 9:
+                self.send_frame(0xA, payload)  # a live client answers pings
         self.buf = buf[at:]
         return out
 
@@ -167,6 +171,23 @@ def publish(base, channel, data):
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())["id"]
+
+
+def server_socket(pid, base, client_sock):
+    """(inode, bytes in the kernel's send queue) of the server's end of this client's
+    connection, from /proc/PID/net/tcp; (None, 0) when it is gone."""
+    server_port = address(base)[1]
+    port = client_sock.getsockname()[1]
+    for table in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if int(f[1].split(":")[1], 16) == server_port and int(f[2].split(":")[1], 16) == port:
+                return f[9], int(f[4].split(":")[0], 16)
+    return None, 0
 
 
 def metric(base, name):

@@ -3,7 +3,7 @@
 # "latest" cap. See the docstring of slow_consumer_test.py.
 add_test(NAME slow_consumers
   COMMAND ${CMAKE_SOURCE_DIR}/tests/with_herald.sh $<TARGET_FILE:herald>
-          --config ${CMAKE_CURRENT_LIST_DIR}/slow_consumer_config.json --max-outbox 262144 --
+          --config ${CMAKE_CURRENT_LIST_DIR}/slow_consumer_config.json --heartbeat 60000 --
           /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/slow_consumer_test.py)
 set_tests_properties(slow_consumers PROPERTIES TIMEOUT 180)
 
