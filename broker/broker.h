@@ -59,6 +59,7 @@ struct BrokerStatus {
   uint64_t reconnects = 0;
   uint64_t confirms = 0;
   uint64_t lag = 0;  // messages known to be in the log but not yet delivered here
+  uint64_t pending = 0;  // messages handed to publish() and not yet answered (awaiting confirms)
 };
 
 class Broker {

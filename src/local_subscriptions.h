@@ -29,6 +29,11 @@ class LocalSubscriptions {
   size_t dispatch(const MessagePtr& message);
   [[nodiscard]] size_t channel_count() const { return index_.size(); }
   [[nodiscard]] bool conflates(std::string_view channel) const { return conflates_ && conflates_(channel); }
+  // f(channel, local sessions) for every channel with a local subscriber.
+  template <typename F>
+  void for_each_channel(F&& f) const {
+    for (const auto& [channel, sessions] : index_) f(channel, sessions.size());
+  }
 
  private:
   Hub* hub_;

@@ -121,6 +121,7 @@ BrokerStatus RabbitBroker::status() const {
   s.reconnects = reconnects_.load();
   s.confirms = confirms_.load();
   s.lag = lag_.load();
+  s.pending = pipeline_.pending();
   return s;
 }
 

@@ -62,6 +62,8 @@ class PublishPipeline {
   [[nodiscard]] std::optional<Outgoing> next_to_send();
   void sent(const std::string& id, uint64_t delivery_tag);
   size_t unconfirmed() const { return unconfirmed_.size(); }
+  // Messages of publish() calls not yet answered. Any thread.
+  size_t pending() const { return in_pipeline_.load(); }
   // True when messages wait to be sent (possibly only stale entries that
   // next_to_send() will skip).
   bool has_to_send() const { return !to_send_.empty(); }

@@ -17,6 +17,7 @@
 #include "src/hub.h"
 #include "src/server/api_routes.h"
 #include "src/server/broker_factory.h"
+#include "src/server/inspect_feed.h"
 #include "transports/http/http_server.h"
 #include "transports/http/tls_stream.h"
 
@@ -68,10 +69,13 @@ int main(int argc, char** argv) {
     ServerContext ctx(config, hub, *broker, metrics, access);
     ctx.tls = tls.get();
     install_routes(ctx);
+    InspectFeed inspect(ctx);
+    install_inspect_routes(ctx, inspect);
 
     HttpServer server(ctx);
     server.start(config.listen_host, config.listen_port, config.threads);
     broker->start(hub);
+    inspect.start(server.loops());
 
     const std::string shown_host = config.listen_host == "0.0.0.0" ? "127.0.0.1" : config.listen_host;
     std::printf("Herald %s listening on %s://%s:%u/ (broker: %s)\n", config.node_id.c_str(), tls ? "https" : "http",
@@ -89,6 +93,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 50 && metrics.http_connections.load() > 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("stopping with {} connections left", metrics.http_connections.load());
+    inspect.stop();
     server.stop();
     broker->stop();
     return 0;
