@@ -3,14 +3,15 @@
 message, plain against TLS, on the same workload. Not part of the test suite.
 
     bench/tls_cost.py --herald build/src/server/herald [--conns 2000] [--subs 200]
-                      [--batches 200] [--batch 100] [--size 100]
+                      [--batches 200] [--batch 100] [--size 100] [--key rsa|ec]
 
 Memory: opens --conns SSE connections (each handshake done, the stream's head
-read), then reads the server's RSS; per connection = (RSS held - RSS before) / conns.
+read), then reads the server's RSS; per connection = (RSS held - RSS before) / conns,
+and the server CPU spent per connection opened (the handshake, for TLS).
 CPU: --subs SSE subscribers on one channel, --batches publishes of --batch messages
 of --size bytes each (arrays, so every loop round writes many messages to each
 connection); server CPU (user + system, from /proc) per delivered message.
-The certificate is made here (RSA 2048, like the tests)."""
+The certificate is made here (RSA 2048 like the tests, or --key ec for ECDSA P-256)."""
 import argparse
 import asyncio
 import json
@@ -54,15 +55,16 @@ async def open_sse(port, ctx, channel):
 
 async def memory(port, ctx, pid, conns):
     await asyncio.sleep(0.3)
-    before = rss_kib(pid)
+    before, cpu0 = rss_kib(pid), cpu_s(pid)
     held = []
     for i in range(0, conns, 100):
         held += await asyncio.gather(*[open_sse(port, ctx, f"mem:{j}") for j in range(i, min(conns, i + 100))])
+    cpu = cpu_s(pid) - cpu0
     await asyncio.sleep(0.5)
     after = rss_kib(pid)
     for _, w in held:
         w.close()
-    return (after - before) / conns
+    return (after - before) / conns, cpu / conns
 
 
 async def throughput(port, ctx, pid, subs, batches, batch, size):
@@ -88,7 +90,11 @@ async def throughput(port, ctx, pid, subs, batches, batch, size):
         head = await pub_r.readuntil(b"\r\n\r\n")
         length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
         await pub_r.readexactly(length)
-    await asyncio.wait_for(asyncio.gather(*readers), 120)
+    try:
+        await asyncio.wait_for(asyncio.gather(*readers), 120)
+    except asyncio.TimeoutError:
+        short = [c for c in counts if c < expected]
+        raise SystemExit(f"timed out: {len(short)} of {subs} subscribers short, fewest {min(counts)} of {expected}")
     cpu, wall = cpu_s(pid) - cpu0, time.monotonic() - t0
     for _, w in streams:
         w.close()
@@ -105,23 +111,26 @@ def main():
     ap.add_argument("--batches", type=int, default=200)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--size", type=int, default=100)
+    ap.add_argument("--key", choices=("rsa", "ec"), default="rsa", help="RSA 2048 (as the tests) or ECDSA P-256")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+        newkey = ["-newkey", "rsa:2048"] if a.key == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-days", "1", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
                        check=True, capture_output=True)
         ctx = ssl.create_default_context(cafile=cert)
-        print(f"{'mode':6} {'KiB/conn':>9} {'delivered':>10} {'server cpu s':>13} {'us cpu/msg':>11} {'msgs/s':>10}")
+        print(f"{'mode':6} {'KiB/conn':>9} {'ms cpu/conn':>12} {'delivered':>10} {'server cpu s':>13} {'us cpu/msg':>11} "
+              f"{'msgs/s':>10}")
         for mode, files, client_ctx in (("plain", None, None), ("tls", (cert, key), ctx)):
             proc, port = start(a.herald, files)
             try:
-                per_conn = asyncio.run(memory(port, client_ctx, proc.pid, a.conns))
+                per_conn, cpu_per_conn = asyncio.run(memory(port, client_ctx, proc.pid, a.conns))
                 delivered, cpu, wall = asyncio.run(throughput(port, client_ctx, proc.pid, a.subs, a.batches, a.batch, a.size))
             finally:
                 proc.terminate()
                 proc.wait()
-            print(f"{mode:6} {per_conn:9.1f} {delivered:10d} {cpu:13.2f} {cpu / delivered * 1e6:11.2f} {delivered / wall:10.0f}")
+            print(f"{mode:6} {per_conn:9.1f} {cpu_per_conn * 1000:12.3f} {delivered:10d} {cpu:13.2f} {cpu / delivered * 1e6:11.2f} {delivered / wall:10.0f}")
 
 
 if __name__ == "__main__":

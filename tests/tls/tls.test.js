@@ -260,6 +260,27 @@ scenario('wss with python websockets: subscribe, a 300 KiB message, close handsh
   assert.strictEqual(await ws.exited, 0, ws.log());
 });
 
+scenario('a subscriber that stops reading: TLS writes wait for room and resume with every byte', async (track) => {
+  // The outbox may hold all of it, so the server waits instead of dropping the
+  // slow consumer; 7.5 MB pass the 4 MiB the kernel buffers on the server side.
+  const herald = track(await startTlsHerald({ args: ['--tls-cert', cert, '--tls-key', key,
+    '--max-outbox', String(64 << 20), '--max-body', String(16 << 20)] }));
+  const data = [];
+  for (let i = 0; i < 600; i++) { data.push(bigPayload(10 * 1024 + i)); }
+  for (let i = 0; i < 10; i++) { data.splice(i * 60, 0, bigPayload(150 * 1024 + i)); }
+  const reader = track(startProcess('slow-reader', PYTHON, [path.join(__dirname, 'slow_sse_reader.py'), String(herald.port),
+    cert, 'tls:slow', '3', String(data.length)]));
+  await waitFor('the slow reader to subscribe', () => reader.out.includes('"ready"'), 10000, reader.log);
+  const file = path.join(dir, 'batch.json');
+  fs.writeFileSync(file, JSON.stringify(data.map((d) => ({ channel: 'tls:slow', data: d }))));
+  const answer = await curlJson(`${herald.url}/api/publish`, ['--data-binary', `@${file}`]);
+  assert.strictEqual(answer.ids.length, data.length);
+  assert.strictEqual(await reader.exited, 0, reader.log());
+  const got = jsonLines(reader.out).filter((l) => l.id);
+  assert.deepStrictEqual(got.map((l) => l.id), answer.ids, 'every message once, in order');
+  got.forEach((l, i) => assert.strictEqual(l.sha256, sha256(data[i]), `message ${i} (${data[i].length} bytes) intact`));
+});
+
 scenario('plain HTTP, garbage and stalled handshakes on the TLS port are refused, the server carries on', async (track) => {
   const herald = track(await startTlsHerald());
   // A client that connects and never starts the handshake is closed after the
