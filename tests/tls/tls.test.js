@@ -281,6 +281,18 @@ scenario('a subscriber that stops reading: TLS writes wait for room and resume w
   got.forEach((l, i) => assert.strictEqual(l.sha256, sha256(data[i]), `message ${i} (${data[i].length} bytes) intact`));
 });
 
+scenario('a refusal written before the handshake (connection limit) reaches the client over TLS', async (track) => {
+  // Herald queues the 503 as soon as it accepts; the write must wait for the
+  // client's handshake and go out encrypted.
+  const herald = track(await startTlsHerald({ args: ['--tls-cert', cert, '--tls-key', key, '--max-connections', '1'] }));
+  const sse = track(startProcess('curl-sse', 'curl', [...curlArgs(), '--max-time', '60', '-N', `${herald.url}/sse?channel=tls:full`]));
+  await waitFor('the SSE subscription', () => sse.out.includes('event: subscribed'), 10000, sse.log);
+  const refused = await run('curl', [...curlArgs(), '-i', `${herald.url}/healthz`]);
+  assert.strictEqual(refused.code, 0, refused.stderr);
+  assert.match(refused.stdout, /^HTTP\/1\.1 503 /);
+  assert.match(refused.stdout, /"code":"unavailable","message":"connection limit reached; retry later"/);
+});
+
 scenario('plain HTTP, garbage and stalled handshakes on the TLS port are refused, the server carries on', async (track) => {
   const herald = track(await startTlsHerald());
   // A client that connects and never starts the handshake is closed after the
