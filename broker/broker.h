@@ -14,9 +14,17 @@
 //  * The broker works per node, not per client: the core calls channel_active /
 //    channel_idle when a channel gets its first / loses its last local subscriber.
 //    Brokers that deliver everything to every node may ignore them.
+//  * Node state (presence joins and leaves, periodic per-node snapshots) is a separate,
+//    best-effort stream: publish_node_state() hands an opaque payload over without
+//    waiting, and the broker delivers it to every node's sink, the sender's included
+//    (which recognises and ignores its own), through on_node_state(), in the order each
+//    node published. It is not stored and not confirmed: a payload published while the
+//    broker is disconnected, or that finds a full queue, is dropped. Senders repeat
+//    their full state periodically, so a loss heals with the next snapshot.
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/cursor.h"
@@ -51,6 +59,8 @@ class BrokerSink {
   virtual void on_message(MessagePtr message) = 0;
   // The log's epoch changed (history lost); the core drops its history.
   virtual void on_epoch(const std::string& epoch) = 0;
+  // A node-state payload (see the contract above). Broker thread; keep it short.
+  virtual void on_node_state(std::string_view payload) { (void)payload; }
 };
 
 struct BrokerStatus {
@@ -78,6 +88,8 @@ class Broker {
   // Hints from the core; any thread.
   virtual void channel_active(const std::string& /*channel*/) {}
   virtual void channel_idle(const std::string& /*channel*/) {}
+  // Best effort, never blocks; any thread (see "Node state" above).
+  virtual void publish_node_state(std::string payload) = 0;
 };
 
 }  // namespace herald

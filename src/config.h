@@ -36,6 +36,12 @@ struct Config {
   std::string token_secret;        // HS256 key for client tokens
   std::string tls_cert;            // PEM certificate chain; with tls_key, the port speaks only TLS
   std::string tls_key;             // PEM private key of tls_cert
+  // Presence (namespaces with "presence": true) and live counts across nodes.
+  int64_t presence_heartbeat_ms = 2000;  // a node's snapshot to the others
+  int64_t presence_timeout_ms = 6000;    // a node silent this long is dead: its users leave
+  int64_t presence_linger_ms = 2000;     // a user stays listed this long after their last subscription
+  size_t presence_max_members = 1000;    // users listed per channel
+  size_t presence_max_entries = 100000;  // (channel, user) pairs listed in all
 };
 
 // Parses argv (and the environment). `--help` text is returned via `usage`.

@@ -1,6 +1,7 @@
 #include "src/hub.h"
 
 #include "src/clock.h"
+#include "src/presence.h"
 
 namespace herald {
 
@@ -28,6 +29,19 @@ void Hub::on_message(MessagePtr message) {
 }
 
 void Hub::on_epoch(const std::string& epoch) { history_.set_epoch(epoch); }
+
+void Hub::on_node_state(std::string_view payload) {
+  if (presence_) presence_->on_node_state(payload);
+}
+
+void Hub::push_event(MessagePtr event) {
+  {
+    std::lock_guard lock(ring_mu_);
+    ring_[ring_next_ % ring_.size()] = std::move(event);
+    ++ring_next_;
+  }
+  for (auto* loop : loops_) loop->wake();
+}
 
 bool Hub::read(uint64_t& next, std::vector<MessagePtr>& out) const {
   std::lock_guard lock(ring_mu_);
@@ -66,6 +80,14 @@ void Hub::channel_unref(const std::string& channel) {
     }
   }
   if (last && broker_) broker_->channel_idle(channel);
+}
+
+std::map<std::string, uint64_t> Hub::local_counts(const std::string& prefix) const {
+  std::map<std::string, uint64_t> out;
+  std::lock_guard lock(refs_mu_);
+  for (auto it = refs_.lower_bound(prefix); it != refs_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+    out.emplace_hint(out.end(), it->first, it->second);
+  return out;
 }
 
 }  // namespace herald

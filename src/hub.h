@@ -10,6 +10,7 @@
 // history. Nothing blocks the broker thread.
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -20,6 +21,8 @@
 #include "src/metrics.h"
 
 namespace herald {
+
+class Presence;
 
 // Implemented by an event loop: wake up and pull from the ring. Any thread.
 class LoopWaker {
@@ -34,20 +37,31 @@ class Hub final : public BrokerSink {
   Hub(HistoryLimitsFn limits, Metrics& metrics, size_t ring_capacity = size_t{1} << 16);
 
   void set_broker(Broker* broker) { broker_ = broker; }
+  // Before the broker starts; null: no presence on this node.
+  void set_presence(Presence* presence) { presence_ = presence; }
+  [[nodiscard]] Presence* presence() const { return presence_; }
   void add_loop(LoopWaker* loop);  // before the broker starts
 
   // BrokerSink: the broker's delivery thread.
   void on_message(MessagePtr message) override;
   void on_epoch(const std::string& epoch) override;
+  void on_node_state(std::string_view payload) override;
+
+  // An event without a cursor (presence): into the ring for every loop, not into
+  // history. Any thread.
+  void push_event(MessagePtr event);
 
   // Loop side: appends the messages from ring position `next` on and advances it.
   // Returns false when some were already overwritten (the loop lagged too far).
   [[nodiscard]] bool read(uint64_t& next, std::vector<MessagePtr>& out) const;
   [[nodiscard]] uint64_t ring_position() const;
 
-  // Node-wide count of local subscriptions per channel; the broker hears the first and last.
+  // Node-wide count of local subscriptions per channel (one per session); the broker
+  // hears the first and last. Any thread.
   void channel_ref(const std::string& channel);
   void channel_unref(const std::string& channel);
+  // Those counts for the channels starting with `prefix`. Any thread.
+  [[nodiscard]] std::map<std::string, uint64_t> local_counts(const std::string& prefix) const;
 
   History& history() { return history_; }
   const History& history() const { return history_; }
@@ -57,6 +71,7 @@ class Hub final : public BrokerSink {
   History history_;
   Metrics& metrics_;
   Broker* broker_ = nullptr;
+  Presence* presence_ = nullptr;
   std::vector<LoopWaker*> loops_;
 
   mutable std::mutex ring_mu_;
@@ -64,8 +79,8 @@ class Hub final : public BrokerSink {
   uint64_t ring_next_ = 0;
   int64_t last_expiry_ms_ = 0;
 
-  std::mutex refs_mu_;
-  std::unordered_map<std::string, uint32_t> refs_;
+  mutable std::mutex refs_mu_;
+  std::map<std::string, uint64_t> refs_;  // ordered: counts are listed by prefix
 };
 
 }  // namespace herald

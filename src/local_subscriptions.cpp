@@ -8,9 +8,8 @@
 namespace herald {
 
 void LocalSubscriptions::add(const std::string& channel, Session* session) {
-  auto& sessions = index_[channel];
-  if (sessions.empty() && hub_) hub_->channel_ref(channel);
-  sessions.push_back(session);
+  index_[channel].push_back(session);
+  if (hub_) hub_->channel_ref(channel);  // counts every session: live counters
 }
 
 void LocalSubscriptions::remove(const std::string& channel, Session* session) {
@@ -21,10 +20,8 @@ void LocalSubscriptions::remove(const std::string& channel, Session* session) {
   if (pos == v.end()) return;
   *pos = v.back();  // order among sessions does not matter
   v.pop_back();
-  if (v.empty()) {
-    index_.erase(it);
-    if (hub_) hub_->channel_unref(channel);
-  }
+  if (v.empty()) index_.erase(it);
+  if (hub_) hub_->channel_unref(channel);
 }
 
 size_t LocalSubscriptions::dispatch(const MessagePtr& message) {

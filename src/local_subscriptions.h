@@ -1,7 +1,8 @@
 #pragma once
 // One loop's index from channel to the sessions subscribed on that loop. Single
-// threaded (the loop's own); tells the hub only about a channel's first and last
-// local session, so subscribe/unsubscribe never contend across loops per message.
+// threaded (the loop's own); tells the hub of every subscription and unsubscription
+// (its node-wide counts serve the live counters and the broker's first/last hints),
+// never of a message, so loops do not contend per message.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@ class LocalSubscriptions {
   void for_each_channel(F&& f) const {
     for (const auto& [channel, sessions] : index_) f(channel, sessions.size());
   }
+  [[nodiscard]] Hub* hub() const { return hub_; }
 
  private:
   Hub* hub_;

@@ -86,4 +86,27 @@ MessagePtr build_message(std::string channel, Cursor cursor, int64_t ts_ms, std:
   return m;
 }
 
+MessagePtr build_presence_event(bool join, std::string channel, const std::string& user, const std::string& info) {
+  auto m = std::make_shared<Message>();
+  m->kind = join ? MessageKind::Join : MessageKind::Leave;
+  m->channel = std::move(channel);
+  const char* name = join ? "join" : "leave";
+  std::string& env = m->envelope;
+  env += "{\"channel\":";
+  append_json_string(env, m->channel);
+  env += ",\"user\":";
+  append_json_string(env, user);
+  env += ",\"info\":";
+  env += info.empty() ? "null" : info;
+  env += '}';
+
+  std::string event = std::string("event: ") + name + "\ndata: " + env + "\n\n";
+  append_http_chunk(m->sse_chunk, event);
+
+  std::string frame = std::string("{\"op\":\"") + name + "\"," + env.substr(1);
+  append_ws_frame_header(m->ws_frame, 0x1, frame.size());
+  m->ws_frame += frame;
+  return m;
+}
+
 }  // namespace herald

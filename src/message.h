@@ -10,7 +10,12 @@
 
 namespace herald {
 
+// Log messages carry a cursor and are replayed from history; presence events (a user
+// joined or left a channel) have none, are never stored and are not replayed.
+enum class MessageKind : uint8_t { Log, Join, Leave };
+
 struct Message {
+  MessageKind kind = MessageKind::Log;
   std::string channel;
   Cursor cursor;
   int64_t ts_ms = 0;      // publish time, unix ms (set by the publishing node)
@@ -25,6 +30,11 @@ struct Message {
 using MessagePtr = std::shared_ptr<const Message>;
 
 [[nodiscard]] MessagePtr build_message(std::string channel, Cursor cursor, int64_t ts_ms, std::string data);
+// A presence event: `envelope` is {"channel":..,"user":..,"info":..} (info: the
+// token's compact JSON, null when empty); SSE `event: join|leave` without an id (it is
+// no resume point); WebSocket {"op":"join"|"leave",...}.
+[[nodiscard]] MessagePtr build_presence_event(bool join, std::string channel, const std::string& user,
+                                              const std::string& info);
 
 // Helpers shared by encoders.
 void append_json_string(std::string& out, std::string_view s);

@@ -20,6 +20,9 @@ NamespacePolicy read_policy(const nlohmann::json& j, NamespacePolicy base, const
     } else if (key == "client_publish") {
       if (!value.is_boolean()) fail("expected true or false");
       base.client_publish = value.get<bool>();
+    } else if (key == "presence") {
+      if (!value.is_boolean()) fail("expected true or false");
+      base.presence = value.get<bool>();
     } else if (key == "history") {
       if (!value.is_number_unsigned() || value.get<size_t>() < 1) fail("expected a positive integer");
       base.history = value.get<size_t>();
@@ -36,7 +39,7 @@ NamespacePolicy read_policy(const nlohmann::json& j, NamespacePolicy base, const
         fail("expected \"disconnect\" or \"latest\"");
       }
     } else {
-      fail("unknown setting (private, client_publish, history, history_age, slow_consumer)");
+      fail("unknown setting (private, client_publish, presence, history, history_age, slow_consumer)");
     }
   }
   return base;

@@ -22,6 +22,7 @@ enum class SlowConsumerPolicy { Disconnect, Latest };
 struct NamespacePolicy {
   bool is_private = false;       // subscribers need a token whose `channels` match
   bool client_publish = false;   // WebSocket clients may publish here
+  bool presence = false;         // subscribers are listed, with join/leave events (needs a token with `sub`)
   size_t history = 1000;
   int64_t history_age_s = 3600;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::Disconnect;

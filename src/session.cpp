@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "src/hub.h"
 #include "src/local_subscriptions.h"
+#include "src/presence.h"
 
 namespace herald {
 
@@ -18,9 +20,13 @@ Replay Session::subscribe(const std::vector<std::string>& channels, const std::o
   }
   Replay replay = history.since(fresh, since, replay_limit);
   const bool resume = since && since->epoch == replay.head.epoch;
+  Presence* presence = index_.hub() ? index_.hub()->presence() : nullptr;
   for (auto& ch : fresh) {
     const bool conflates = index_.conflates(ch);
-    subs_.push_back(Sub{std::move(ch), resume ? *since : replay.head, conflates, nullptr, 0});
+    // Joined after registering, so this client's own join event reaches it too.
+    std::shared_ptr<const PresenceMember> present;
+    if (member_ && presence && presence->enabled(ch) && presence->join(ch, *member_)) present = member_;
+    subs_.push_back(Sub{std::move(ch), resume ? *since : replay.head, conflates, nullptr, 0, std::move(present)});
   }
   return replay;
 }
@@ -30,12 +36,16 @@ bool Session::unsubscribe(const std::string& channel) {
   if (it == subs_.end()) return false;
   index_.remove(channel, this);
   drop_held(*it);
+  leave_presence(*it);
   subs_.erase(it);
   return true;
 }
 
 void Session::unsubscribe_all() {
-  for (const auto& s : subs_) index_.remove(s.channel, this);
+  for (const auto& s : subs_) {
+    index_.remove(s.channel, this);
+    leave_presence(s);
+  }
   subs_.clear();
   held_count_ = 0;
 }
@@ -47,9 +57,18 @@ void Session::drop_held(Sub& s) {
   --held_count_;
 }
 
+void Session::leave_presence(const Sub& sub) {
+  if (!sub.present) return;
+  if (Presence* presence = index_.hub() ? index_.hub()->presence() : nullptr) presence->leave(sub.channel, sub.present->user);
+}
+
 void Session::deliver(const MessagePtr& message) {
   for (auto& s : subs_) {
     if (s.channel != message->channel) continue;
+    if (message->kind != MessageKind::Log) {
+      wire_.write_message(message);
+      return;
+    }
     // Same epoch: drop what the client already has. A new epoch is a new log.
     if (s.last.epoch == message->cursor.epoch && message->cursor.seq <= s.last.seq) return;
     s.last = message->cursor;

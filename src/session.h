@@ -3,6 +3,7 @@
 // transport. It lives on the loop that owns the connection and is touched only there.
 // Subscribing, resuming from a cursor and dropping what the client already has are
 // decided here once; the transport only encodes (SessionWire).
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "src/cursor.h"
 #include "src/history.h"
 #include "src/message.h"
+#include "src/presence_table.h"
 
 namespace herald {
 
@@ -39,6 +41,10 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  // Who the client is, for presence (from its token's sub and info); null: anonymous.
+  // Applies to channels subscribed from now on.
+  void set_member(std::shared_ptr<const PresenceMember> member) { member_ = std::move(member); }
+
   // Registers `channels` (already validated) and reads what history holds after
   // `since`. Registration comes first, so a message that arrives meanwhile is either
   // in the replay or dispatched later, and deliver() drops the one seen twice. The
@@ -53,6 +59,7 @@ class Session {
   // already has it (its cursor is not after the channel's last one). On a backlogged
   // wire a conflating channel's message is held instead, replacing the one held
   // before (counted as skipped); see release_held().
+  // Presence events have no cursor and are written at once.
   void deliver(const MessagePtr& message);
   // Writes the held messages in cursor order, each after its gap notice when it
   // replaced others. Called when the wire has emptied, and before any message is
@@ -72,11 +79,14 @@ class Session {
     bool conflates = false;
     MessagePtr held;        // at most one per channel: what bounds a conflating backlog
     uint64_t skipped = 0;   // replaced while held, told in the gap notice
+    std::shared_ptr<const PresenceMember> present;  // whom this subscription lists in presence; null: none
   };
   void drop_held(Sub& s);
+  void leave_presence(const Sub& sub);
 
   LocalSubscriptions& index_;
   SessionWire& wire_;
+  std::shared_ptr<const PresenceMember> member_;
   std::vector<Sub> subs_;  // few per session: a vector beats a map here
   size_t held_count_ = 0;
 };

@@ -41,6 +41,15 @@ void MemoryBroker::publish(std::vector<PublishItem> items, PublishDone done) {
   done(std::move(result));
 }
 
+void MemoryBroker::publish_node_state(std::string payload) {
+  BrokerSink* sink = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    sink = sink_;
+  }
+  if (sink) sink->on_node_state(payload);
+}
+
 BrokerStatus MemoryBroker::status() const {
   BrokerStatus s;
   s.state = "up";

@@ -20,6 +20,8 @@ class MemoryBroker final : public Broker {
   void publish(std::vector<PublishItem> items, PublishDone done) override;
   std::string epoch() const override { return epoch_; }
   BrokerStatus status() const override;
+  // One node: the payload comes straight back to the sink, on the caller's thread.
+  void publish_node_state(std::string payload) override;
 
  private:
   std::string epoch_;

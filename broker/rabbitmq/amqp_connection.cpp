@@ -248,6 +248,22 @@ void AmqpConnection::publish(uint16_t channel, const std::string& exchange, std:
   if (rc != AMQP_STATUS_OK) fail(std::string("basic.publish: ") + amqp_error_string2(rc), 0);
 }
 
+void AmqpConnection::publish_transient(uint16_t channel, const std::string& exchange, std::string_view body) {
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+  props.content_type = amqp_cstring_bytes("application/json");
+  props.delivery_mode = 1;  // transient
+  const int rc = amqp_basic_publish(state_, channel, bytes_of(exchange), amqp_empty_bytes, 0, 0, &props, bytes_of(body));
+  if (rc != AMQP_STATUS_OK) fail(std::string("basic.publish: ") + amqp_error_string2(rc), 0);
+}
+
+std::string AmqpConnection::declare_private_queue(uint16_t channel, FieldTable& arguments) {
+  const amqp_queue_declare_ok_t* ok = amqp_queue_declare(state_, channel, amqp_empty_bytes, 0, 0, 1, 1, arguments.table());
+  if (!ok) check_reply(channel, "queue.declare (private)");
+  if (!ok) throw AmqpError("queue.declare (private): no reply");
+  return string_of(ok->queue);
+}
+
 void AmqpConnection::ack(uint16_t channel, uint64_t delivery_tag, bool multiple) {
   const int rc = amqp_basic_ack(state_, channel, delivery_tag, multiple ? 1 : 0);
   if (rc != AMQP_STATUS_OK) fail(std::string("basic.ack: ") + amqp_error_string2(rc), 0);

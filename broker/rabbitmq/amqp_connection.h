@@ -92,6 +92,11 @@ class AmqpConnection {
   // queue takes comes back as a `returned` event.
   void publish(uint16_t channel, const std::string& exchange, std::string_view routing_key,
                const std::string& message_id, FieldTable& headers, std::string_view body);
+  // Transient, not mandatory, no message-id: for best-effort traffic that no confirm
+  // or return should ever be matched against.
+  void publish_transient(uint16_t channel, const std::string& exchange, std::string_view body);
+  // A server-named queue that lives as long as this connection (exclusive, auto-delete).
+  std::string declare_private_queue(uint16_t channel, FieldTable& arguments);
   void ack(uint16_t channel, uint64_t delivery_tag, bool multiple);
 
   // Reads what has arrived without blocking. Returns false once nothing complete is

@@ -58,6 +58,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "broker/broker.h"
 #include "broker/rabbitmq/amqp_url.h"
@@ -121,6 +122,11 @@ class RabbitBroker final : public Broker {
   void publish(std::vector<PublishItem> items, PublishDone done) override;
   std::string epoch() const override;
   BrokerStatus status() const override;
+  // Node state goes through a fanout exchange "<exchange>.presence" to one private
+  // queue per node (exclusive, auto-delete: it vanishes with the node's connection),
+  // published and consumed on the connection thread. Dropped while disconnected and
+  // when more than kNodeStateQueue payloads wait.
+  void publish_node_state(std::string payload) override;
 
   const std::string& node_id() const { return node_id_; }
   // Second copies of republished messages dropped so far. Any thread.
@@ -142,6 +148,8 @@ class RabbitBroker final : public Broker {
   void on_log_message(AmqpMessage& message);
   void on_epoch_record(const AmqpMessage& message);
   void send_publishes();
+  void send_node_states();
+  void open_node_state();
   void flush_acks();
   void start_tail_probe();
   void on_tail_probe(const AmqpMessage& message);
@@ -167,6 +175,11 @@ class RabbitBroker final : public Broker {
   int wake_fd_ = -1;
   std::atomic<bool> stopping_{false};
   PublishPipeline pipeline_;
+
+  // Node-state payloads from any thread to the connection thread.
+  std::mutex node_state_mutex_;
+  std::vector<std::string> node_state_out_;  // guarded by node_state_mutex_
+  std::atomic<bool> node_state_open_{false};
 
   // Start handshake between start() and the connection thread.
   std::mutex start_mutex_;

@@ -12,6 +12,11 @@ std::optional<std::string> bearer_of(const std::string* authorization) {
   return authorization->substr(prefix.size());
 }
 
+std::shared_ptr<const PresenceMember> presence_member(const std::optional<TokenClaims>& claims) {
+  if (!claims || claims->sub.empty()) return nullptr;
+  return std::make_shared<const PresenceMember>(PresenceMember{claims->sub, claims->info});
+}
+
 std::optional<ClientError> Access::read_token(const std::string* token, int64_t now_s,
                                               std::optional<TokenClaims>& claims) const {
   claims.reset();
@@ -26,7 +31,12 @@ std::optional<ClientError> Access::read_token(const std::string* token, int64_t 
 
 std::optional<ClientError> Access::check_subscribe(const std::string& channel,
                                                    const std::optional<TokenClaims>& claims) const {
-  if (!namespaces_.for_channel(channel).is_private) return std::nullopt;
+  const auto& policy = namespaces_.for_channel(channel);
+  if (policy.presence && (!claims || claims->sub.empty()))
+    // Presence lists who is there: an anonymous subscriber could be neither listed nor told apart.
+    return ClientError{401, "token_required",
+                       "channel '" + channel + "' has presence: subscribe with a token that has a 'sub' claim (who you are)"};
+  if (!policy.is_private) return std::nullopt;
   if (!claims)
     return ClientError{401, "token_required",
                        "channel '" + channel + "' is private: send a token (Authorization: Bearer, ?token= or the subscribe command)"};
@@ -45,11 +55,14 @@ std::optional<ClientError> Access::check_client_publish(const std::string& chann
                          "' (needs client_publish in its policy or a token with publish rights)"};
 }
 
+bool Access::is_publish_key(const std::string* bearer) const {
+  return bearer && !publish_key_.empty() && bearer->size() == publish_key_.size() &&
+         CRYPTO_memcmp(bearer->data(), publish_key_.data(), publish_key_.size()) == 0;
+}
+
 std::optional<ClientError> Access::check_api_publish(const std::vector<std::string>& channels, const std::string* bearer,
                                                      int64_t now_s) const {
-  if (bearer && !publish_key_.empty() && bearer->size() == publish_key_.size() &&
-      CRYPTO_memcmp(bearer->data(), publish_key_.data(), publish_key_.size()) == 0)
-    return std::nullopt;
+  if (is_publish_key(bearer)) return std::nullopt;
   if (bearer && !secret_.empty()) {
     std::optional<TokenClaims> claims;
     if (auto err = read_token(bearer, now_s, claims)) {

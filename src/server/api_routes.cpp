@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "src/presence.h"
 #include "transports/http/http_response.h"
 #include "transports/longpoll/longpoll_transport.h"
 #include "transports/sse/sse_transport.h"
@@ -85,6 +86,14 @@ void handle_metrics(EventLoop& loop, Conn& conn, HttpRequest& req) {
          m.limit_refusals.load());
   metric(out, "herald_rate_limited_total", "counter", "Client publishes refused by the rate limit.",
          m.rate_limited.load());
+  if (const Presence* presence = ctx.hub.presence()) {
+    metric(out, "herald_presence_entries", "gauge", "(channel, user) pairs listed in presence, all nodes.",
+           presence->entries());
+    metric(out, "herald_presence_nodes", "gauge", "Other nodes whose presence snapshots are current.",
+           presence->nodes());
+    metric(out, "herald_presence_overflows_total", "counter", "Users not listed because a presence table was full.",
+           presence->overflows());
+  }
   const BrokerStatus b = ctx.broker.status();
   metric(out, "herald_broker_up", "gauge", "1 when the broker is connected.", b.state == "up" ? 1 : 0);
   metric(out, "herald_broker_lag", "gauge", "Messages in the log not yet delivered to this node.", b.lag);
@@ -139,6 +148,7 @@ void install_routes(ServerContext& ctx) {
   ctx.routes["/sse"] = handle_sse;
   ctx.routes["/poll"] = handle_poll;
   ctx.routes["/ws"] = handle_websocket;
+  install_presence_routes(ctx);
   ctx.fallback = handle_static;
 }
 

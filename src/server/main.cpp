@@ -3,11 +3,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "broker/memory/broker_memory.h"
@@ -15,6 +17,7 @@
 #include "src/config.h"
 #include "src/namespaces.h"
 #include "src/hub.h"
+#include "src/presence.h"
 #include "src/server/api_routes.h"
 #include "src/server/broker_factory.h"
 #include "src/server/inspect_feed.h"
@@ -66,6 +69,18 @@ int main(int argc, char** argv) {
     Hub hub([&namespaces](std::string_view channel) { return namespaces.history_limits(channel); }, metrics);
     std::unique_ptr<Broker> broker = make_broker(config);
     hub.set_broker(broker.get());
+    if (config.presence_timeout_ms <= config.presence_heartbeat_ms)
+      throw std::invalid_argument("--presence-timeout must be longer than --presence-heartbeat (3 heartbeats or more)");
+    PresenceOptions presence_options;
+    presence_options.heartbeat_ms = config.presence_heartbeat_ms;
+    presence_options.limits.node_timeout_ms = config.presence_timeout_ms;
+    presence_options.limits.linger_ms = config.presence_linger_ms;
+    presence_options.limits.max_members = config.presence_max_members;
+    presence_options.limits.max_entries = config.presence_max_entries;
+    // Unique per process: a restarted node is a new node, and the old one's users expire.
+    Presence presence(namespaces, hub, presence_options, config.node_id + "-" + std::to_string(::getpid()) + "-" +
+                                                             std::to_string(std::random_device{}() % 100000));
+    hub.set_presence(&presence);
     ServerContext ctx(config, hub, *broker, metrics, access);
     ctx.tls = tls.get();
     install_routes(ctx);
@@ -76,6 +91,7 @@ int main(int argc, char** argv) {
     server.start(config.listen_host, config.listen_port, config.threads);
     broker->start(hub);
     inspect.start(server.loops());
+    presence.start(*broker);
 
     const std::string shown_host = config.listen_host == "0.0.0.0" ? "127.0.0.1" : config.listen_host;
     std::printf("Herald %s listening on %s://%s:%u/ (broker: %s)\n", config.node_id.c_str(), tls ? "https" : "http",
@@ -95,6 +111,7 @@ int main(int argc, char** argv) {
     spdlog::info("stopping with {} connections left", metrics.http_connections.load());
     inspect.stop();
     server.stop();
+    presence.stop();
     broker->stop();
     return 0;
   } catch (const std::exception& e) {

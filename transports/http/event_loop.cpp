@@ -239,7 +239,7 @@ void EventLoop::on_wake() {
   }
   for (const auto& m : batch_) {
     subscriptions_.dispatch(m);
-    dispatched_head_ = m->cursor;
+    if (m->kind == MessageKind::Log) dispatched_head_ = m->cursor;
   }
   batch_.clear();
 }

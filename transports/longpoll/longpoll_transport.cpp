@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "src/conflation.h"
+#include "src/presence.h"
 #include "src/session.h"
 #include "src/subscribe_request.h"
 #include "transports/http/http_response.h"
@@ -40,11 +41,14 @@ ConflatedBatch conflate_answer(EventLoop& loop, std::vector<MessagePtr> messages
   return batch;
 }
 
-std::string poll_body(const ConflatedBatch& batch, const Cursor& cursor, bool recovered,
-                      const std::string& callback) {
+// `events`: presence joins and leaves that arrived while the poll was held (best
+// effort: not in the log, no cursor, not replayed), left out when there are none.
+std::string poll_body(const ConflatedBatch& batch, const std::vector<MessagePtr>& events, const Cursor& cursor,
+                      bool recovered, const std::string& callback) {
   const auto& messages = batch.messages;
   size_t size = 64;
   for (const auto& m : messages) size += m->envelope.size() + 1;
+  for (const auto& e : events) size += e->envelope.size() + 16;
   std::string body;
   body.reserve(size + callback.size());
   if (!callback.empty()) body += callback + "(";
@@ -53,7 +57,17 @@ std::string poll_body(const ConflatedBatch& batch, const Cursor& cursor, bool re
     if (i) body += ',';
     body += messages[i]->envelope;
   }
-  body += "],\"cursor\":";
+  body += ']';
+  if (!events.empty()) {
+    body += ",\"presence\":[";
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (i) body += ',';
+      body += events[i]->kind == MessageKind::Join ? "{\"type\":\"join\"," : "{\"type\":\"leave\",";
+      body.append(events[i]->envelope, 1, std::string::npos);
+    }
+    body += ']';
+  }
+  body += ",\"cursor\":";
   append_json_string(body, cursor.str());
   body += ",\"recovered\":";
   body += recovered ? "true" : "false";
@@ -71,10 +85,10 @@ std::string poll_body(const ConflatedBatch& batch, const Cursor& cursor, bool re
   return body;
 }
 
-std::string poll_response(const ConflatedBatch& batch, const Cursor& cursor, bool recovered,
-                          const std::string& callback, bool keep_alive) {
+std::string poll_response(const ConflatedBatch& batch, const std::vector<MessagePtr>& events, const Cursor& cursor,
+                          bool recovered, const std::string& callback, bool keep_alive) {
   return http_response(200, callback.empty() ? "application/json" : "application/javascript; charset=utf-8",
-                       poll_body(batch, cursor, recovered, callback), keep_alive);
+                       poll_body(batch, events, cursor, recovered, callback), keep_alive);
 }
 
 class HeldPoll final : public ConnHandler, public SessionWire {
@@ -87,13 +101,13 @@ class HeldPoll final : public ConnHandler, public SessionWire {
 
   void write_message(const MessagePtr& m) override {
     if (answered_) return;
-    if (pending_.empty()) loop_.at_round_end(conn_);
-    pending_.push_back(m);
+    if (pending_.empty() && events_.empty()) loop_.at_round_end(conn_);
+    (m->kind == MessageKind::Log ? pending_ : events_).push_back(m);
   }
 
   void on_round_end(Conn&) override {
-    if (answered_ || pending_.empty()) return;
-    const Cursor last = pending_.back()->cursor;
+    if (answered_ || (pending_.empty() && events_.empty())) return;
+    const Cursor last = pending_.empty() ? safe_cursor() : pending_.back()->cursor;
     answer(conflate_answer(loop_, std::move(pending_)), last);
   }
 
@@ -104,20 +118,25 @@ class HeldPoll final : public ConnHandler, public SessionWire {
 
   void on_tick(Conn&, int64_t now_ms) override {
     if (answered_ || now_ms < deadline_) return;
-    // Every message up to the loop's dispatched head was offered to this poll and
-    // none matched, so that head is a safe place to continue from.
-    const Cursor& head = loop_.dispatched_head();
-    const bool ahead = head.epoch == base_.epoch && head.seq > base_.seq;
-    answer(ConflatedBatch{}, ahead ? head : base_);
+    answer(ConflatedBatch{}, safe_cursor());
   }
 
   void on_closed(Conn&) override { session_.unsubscribe_all(); }
 
  private:
+  // With no message to answer with: every message up to the loop's dispatched head
+  // was offered to this poll and none matched, so that head is a safe place to
+  // continue from.
+  Cursor safe_cursor() const {
+    const Cursor& head = loop_.dispatched_head();
+    const bool ahead = head.epoch == base_.epoch && head.seq > base_.seq;
+    return ahead ? head : base_;
+  }
+
   void answer(const ConflatedBatch& batch, const Cursor& cursor) {
     answered_ = true;
     session_.unsubscribe_all();
-    conn_.write(poll_response(batch, cursor, true, callback_, keep_alive_));
+    conn_.write(poll_response(batch, events_, cursor, true, callback_, keep_alive_));
     if (keep_alive_) {
       conn_.release();
     } else {
@@ -134,6 +153,7 @@ class HeldPoll final : public ConnHandler, public SessionWire {
   bool keep_alive_;
   bool answered_ = false;
   std::vector<MessagePtr> pending_;
+  std::vector<MessagePtr> events_;  // presence
 };
 
 }  // namespace
@@ -173,7 +193,11 @@ void handle_poll(EventLoop& loop, Conn& conn, HttpRequest& req) {
   if (answer_now) {
     Cursor cursor = replay.messages.empty() ? (sub.since && replay.recovered ? *sub.since : replay.head)
                                             : replay.messages.back()->cursor;
-    conn.write(poll_response(conflate_answer(loop, std::move(replay.messages)), cursor, replay.recovered, callback,
+    // No subscription is held, but the client is here: listed for the linger time.
+    if (Presence* presence = ctx.hub.presence())
+      if (auto member = presence_member(claims))
+        for (const auto& ch : sub.channels) presence->touch(ch, *member);
+    conn.write(poll_response(conflate_answer(loop, std::move(replay.messages)), {}, cursor, replay.recovered, callback,
                              keep_alive));
     return;
   }
@@ -184,6 +208,7 @@ void handle_poll(EventLoop& loop, Conn& conn, HttpRequest& req) {
   conn.take_over(std::move(held), TransportKind::LongPoll);
   // Nothing to replay was found, but a message may have arrived since the check:
   // subscribing with the same cursor replays it (and registers for what follows).
+  h.session().set_member(presence_member(claims));
   Replay late = h.session().subscribe(sub.channels, base, kMaxBatch, ctx.hub.history());
   for (const auto& m : late.messages) h.session().deliver(m);
 }

@@ -141,6 +141,7 @@ void handle_sse(EventLoop& loop, Conn& conn, HttpRequest& req) {
   preamble += "retry: " + std::to_string(kRetryMs) + "\n\n";
   s.write_event(preamble);
 
+  s.session().set_member(presence_member(claims));
   Replay replay = s.session().subscribe(sub.channels, sub.since, SIZE_MAX, loop.ctx().hub.history());
   std::string data = "{\"channels\":[";
   for (size_t i = 0; i < sub.channels.size(); ++i) {

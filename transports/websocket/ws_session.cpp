@@ -47,6 +47,7 @@ void WsSession::start_close(uint16_t code, std::string_view reason) {
 }
 
 void WsSession::subscribe(const std::string& channel, const std::optional<Cursor>& since) {
+  session_.set_member(presence_member(current_claims()));  // the token may have changed since the last one
   Replay replay = session_.subscribe({channel}, since, SIZE_MAX, loop_.ctx().hub.history());
   json ack = {{"op", "subscribed"}, {"channel", channel}, {"recovered", replay.recovered}, {"cursor", replay.head.str()}};
   send_text(ack.dump());
