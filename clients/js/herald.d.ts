@@ -39,6 +39,29 @@ export interface HeraldGap {
   skipped?: number;
 }
 
+/** Someone joined or left a channel of a namespace with presence (the 'join' and 'leave' events).
+ *  Best effort: not replayed after a reconnect; call presence() after connecting for the full list. */
+export interface HeraldPresenceEvent {
+  channel: string;
+  /** The `sub` claim of the member's token. */
+  user: string;
+  /** The `info` claim of the member's token, or null. */
+  info: unknown;
+}
+
+export interface HeraldPresenceList {
+  channel: string;
+  count: number;
+  members: Array<{ user: string; info: unknown }>;
+}
+
+export interface HeraldChannelCounts {
+  /** Sorted by name; subscribers summed across the cluster's nodes. */
+  channels: Array<{ channel: string; subscribers: number }>;
+  /** More channels matched than the server lists at once (100). */
+  truncated: boolean;
+}
+
 export interface HeraldSubscription {
   readonly channel: string;
   /** Stops this callback; the last one for a channel also unsubscribes on the server. Idempotent. */
@@ -63,6 +86,8 @@ export interface HeraldTransportSink {
   /** One long-poll answer: deliver `messages`, then everything up to `cursor` is done. */
   batch(channels: string[], recovered: boolean | undefined, messages: Array<HeraldMessage & Record<string, unknown>>, cursor: string | undefined): void;
   message(envelope: HeraldMessage & Record<string, unknown>): void;
+  /** A presence event; delivered to 'join' / 'leave' listeners when its channel is subscribed. */
+  presence(event: { type: 'join' | 'leave' } & HeraldPresenceEvent): void;
   /** Heartbeat or pong; `proof` says whether it proves the path carries data (a pong does, an SSE comment does not). */
   alive(proof: boolean): void;
   error(err: HeraldError): void;
@@ -151,6 +176,8 @@ export interface HeraldEvents {
   state: HeraldState;
   gap: HeraldGap;
   error: HeraldError;
+  join: HeraldPresenceEvent;
+  leave: HeraldPresenceEvent;
 }
 
 declare class Herald {
@@ -161,6 +188,10 @@ declare class Herald {
   off<K extends keyof HeraldEvents>(event: K, listener: (value: HeraldEvents[K]) => void): this;
   /** POST /api/publish. */
   publish(channel: string, data: unknown, callback?: (err: HeraldError | null, result?: { id: string }) => void): void;
+  /** GET /api/presence: who is in a presence channel now, on every node. */
+  presence(channel: string, callback: (err: HeraldError | null, result?: HeraldPresenceList) => void): void;
+  /** GET /api/channels: channels starting with `prefix` with their subscriber counts, on every node. */
+  channels(prefix: string, callback: (err: HeraldError | null, result?: HeraldChannelCounts) => void): void;
   /** Closes the connection for good; subscribe() afterwards throws. */
   close(): void;
   state(): HeraldState;

@@ -224,6 +224,40 @@
     }
   };
 
+  // GET /api/presence?channel=c: who is in a presence channel now, cluster-wide.
+  // cb(err, {channel, count, members: [{user, info}]}). Join and leave events are
+  // best effort (not replayed after a reconnect), so call this after connecting.
+  P.presence = function (channel, cb) {
+    this._getJSON('/api/presence' + joinQuery(['channel=' + enc(channel), tokenParam(this._cfg.token)]), cb || noop);
+  };
+
+  // GET /api/channels?prefix=p: channels starting with `prefix` and their subscriber
+  // counts across the cluster. cb(err, {channels: [{channel, subscribers}], truncated}).
+  P.channels = function (prefix, cb) {
+    this._getJSON('/api/channels' + joinQuery(['prefix=' + enc(prefix || ''), tokenParam(this._cfg.token)]), cb || noop);
+  };
+
+  P._getJSON = function (path, cb) {
+    var env = this._env, url = this.url + path;
+    function done(status, text) {
+      var res = parseJSON(text);
+      if (status >= 200 && status < 300 && res) { cb(null, res); return; }
+      cb(httpError(status, res));
+    }
+    if (env.XMLHttpRequest) {
+      var xhr = new env.XMLHttpRequest();
+      xhr.open('GET', url, true);
+      xhr.onreadystatechange = function () { if (xhr.readyState === 4) { done(xhr.status, xhr.responseText); } };
+      xhr.send(null);
+    } else if (env.fetch) {
+      env.fetch(url).then(function (r) {
+        return r.text().then(function (t) { done(r.status, t); });
+      }, function (e) { cb({ code: 'network', message: String(e && e.message || e) }); });
+    } else {
+      cb({ code: 'unsupported', message: 'no XMLHttpRequest or fetch to ask with' });
+    }
+  };
+
   // ---- events ----
 
   P._emit = function (event, arg) {
@@ -489,6 +523,8 @@
       // A stream skipped `skipped` messages of a "latest" channel; its newest follows.
       gap: function (channel, skipped) { if (touch(true)) { self._onSkipped(h, channel, skipped); } },
       message: function (env) { if (touch(true)) { self._onMessage(h, env); } },
+      // A presence event ({type: 'join'|'leave', channel, user, info}): no cursor, not replayed.
+      presence: function (ev) { if (touch(true)) { self._onPresence(h, ev); } },
       alive: function (proof) { touch(proof); },
       error: function (err) { if (touch(true)) { self._emitError(err, h.name); } },
       // The transport wants to be reopened (e.g. an XHR stream grew too large).
@@ -548,6 +584,12 @@
       n = channels[i]; c = this._channels[n];
       if (c && has(h.channels, n)) { c.cursor = laterCursor(c.cursor, cursor); h.channels[n] = cursor; }
     }
+  };
+
+  P._onPresence = function (h, ev) {
+    if (!ev || (ev.type !== 'join' && ev.type !== 'leave') || typeof ev.channel !== 'string') { return; }
+    if (!has(this._channels, ev.channel) || !has(h.channels, ev.channel)) { return; }
+    this._emit(ev.type, { channel: ev.channel, user: ev.user, info: ev.info == null ? null : ev.info });
   };
 
   P._onMessage = function (h, m) {
@@ -613,7 +655,7 @@
     ws.onmessage = function (ev) {
       var f = typeof ev.data === 'string' ? parseJSON(ev.data) : null;
       if (!f) { sink.alive(false); return; }
-      if (f.op === 'message') { sink.message(f); } else if (f.op === 'subscribed') { sink.subscribed([f.channel], f.recovered, f.cursor); } else if (f.op === 'gap') { sink.gap(f.channel, f.skipped); } else if (f.op === 'error') { sink.error({ code: f.code, message: f.message }); } else { sink.alive(true); }
+      if (f.op === 'message') { sink.message(f); } else if (f.op === 'join' || f.op === 'leave') { sink.presence({ type: f.op, channel: f.channel, user: f.user, info: f.info }); } else if (f.op === 'subscribed') { sink.subscribed([f.channel], f.recovered, f.cursor); } else if (f.op === 'gap') { sink.gap(f.channel, f.skipped); } else if (f.op === 'error') { sink.error({ code: f.code, message: f.message }); } else { sink.alive(true); }
     };
     ws.onerror = noop;  // onclose follows with the details the browser gives
     ws.onclose = function (ev) {
@@ -675,6 +717,8 @@
         sink.message(d);
       } else if (event === 'gap' && d) {
         sink.gap(d.channel, d.skipped);
+      } else if ((event === 'join' || event === 'leave') && d) {
+        sink.presence({ type: event, channel: d.channel, user: d.user, info: d.info });
       } else if (event === 'error' && d) {
         sink.error({ code: d.code, message: d.message });
       } else {
@@ -781,6 +825,9 @@
         first = false;
         if (body.cursor != null) { since = body.cursor; }
         sink.batch(ctx.channels, body.recovered, body.messages, body.cursor, body.skipped);
+        if (isArray(body.presence)) {
+          for (var i = 0; i < body.presence.length && !done; i++) { sink.presence(body.presence[i]); }
+        }
         if (!done) { poll(); }
       });
     }
