@@ -195,6 +195,8 @@ struct Client::Impl final : detail::EventSink {
         book.on_message(h->link, std::move(m->envelope), out);
       } else if (auto* b = std::get_if<detail::BatchEvent>(&event)) {
         book.on_batch(h->link, std::move(*b), out);
+      } else if (auto* k = std::get_if<detail::SkippedEvent>(&event)) {
+        book.on_skipped(h->link, *k, out);
       }
     }
     if (h->link.resync && h == active.get() && !cand) open(h->index, Purpose::Replace);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -45,11 +46,20 @@ struct MessageEvent {
 };
 
 // One long-poll answer: `messages`, then every channel is complete up to `cursor`.
+// `skipped`: per "latest" channel, how many messages the answer left out for its newest.
 struct BatchEvent {
   std::vector<std::string> channels;
   bool recovered = true;
   std::vector<Envelope> messages;
   std::string cursor;
+  std::vector<std::pair<std::string, uint64_t>> skipped = {};
+};
+
+// A stream's gap notice: `skipped` messages of `channel` were replaced by the newest,
+// which comes next (the server conflated a slow connection).
+struct SkippedEvent {
+  std::string channel;
+  uint64_t skipped = 0;
 };
 
 // An answer the server gave to this client without a message, like a pong: it proves
@@ -68,7 +78,7 @@ struct ClosedEvent {
 };
 
 using TransportEvent =
-    std::variant<SubscribedEvent, MessageEvent, BatchEvent, AliveEvent, ServerErrorEvent, ClosedEvent>;
+    std::variant<SubscribedEvent, MessageEvent, BatchEvent, SkippedEvent, AliveEvent, ServerErrorEvent, ClosedEvent>;
 
 // Implemented by the client. post() may be called from any I/O thread; it waits while
 // the client's queue is full, unless the connection `link` was retired meanwhile (then

@@ -156,9 +156,15 @@ void CursorBook::on_message(Link& link, Envelope env, std::vector<Delivery>& out
   }
 }
 
+void CursorBook::on_skipped(const Link& link, const SkippedEvent& ev, std::vector<Delivery>& out) const {
+  if (link.resync || ev.skipped == 0 || !has(ev.channel) || !link.sent.count(ev.channel)) return;
+  out.push_back(Gap{ev.channel, cursor(ev.channel).value_or(""), "", ev.skipped});
+}
+
 void CursorBook::on_batch(Link& link, BatchEvent ev, std::vector<Delivery>& out) {
   const auto head = parse_cursor(ev.cursor);
   if (!begin_answer(link, ev.recovered, head, ev.channels)) return;
+  for (const auto& [channel, n] : ev.skipped) on_skipped(link, SkippedEvent{channel, n}, out);
   for (const auto& name : ev.channels) {
     auto sent = link.sent.find(name);
     if (has(name) && sent != link.sent.end() && sent->second)

@@ -66,6 +66,9 @@ class CursorBook {
   void on_subscribed(Link& link, const SubscribedEvent& ev, std::vector<Delivery>& out);
   void on_message(Link& link, Envelope env, std::vector<Delivery>& out);
   void on_batch(Link& link, BatchEvent ev, std::vector<Delivery>& out);
+  // The server conflated: a Gap with the count, for a channel this link carries. The
+  // newest message follows in cursor order, so no cursor moves here.
+  void on_skipped(const Link& link, const SkippedEvent& ev, std::vector<Delivery>& out) const;
 
  private:
   // The open replay is over: its channels are complete up to its head and go live.

@@ -128,6 +128,11 @@ int subscribe(const Args& args) {
     if (count && ++received >= count) finish(0);
   });
   client->on_gap([&](const herald::client::Gap& g) {
+    if (g.skipped > 0) {
+      std::cerr << "herald-cli: gap on " << g.channel << ": the server skipped " << g.skipped
+                << " messages for the newest (this reader was behind)\n";
+      return;
+    }
     std::cerr << "herald-cli: gap on " << g.channel << ": messages after " << g.last_cursor
               << " may be lost; continuing from " << g.cursor << '\n';
   });

@@ -55,10 +55,14 @@ struct Envelope {
 
 // Messages of `channel` may have been missed between `last_cursor` (the last one the
 // client had) and `cursor` (where delivery goes on): the server no longer held them.
+// With `skipped` > 0 the server conflated instead (a slow connection on a namespace
+// whose slow_consumer policy is "latest"): that many messages were replaced by the
+// newest, which is delivered next; `cursor` is then empty.
 struct Gap {
   std::string channel;
   std::string last_cursor;
   std::string cursor;
+  uint64_t skipped = 0;
 };
 
 // What went wrong and, where it applies, on which transport. `code` is

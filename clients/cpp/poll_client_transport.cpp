@@ -45,6 +45,10 @@ class LongPollTransport final : public HttpWorker {
         if (auto env = envelope_from_json(m)) batch.messages.push_back(std::move(*env));
       }
       if (auto r = j.find("recovered"); r != j.end() && r->is_boolean()) batch.recovered = r->get<bool>();
+      if (auto s = j.find("skipped"); s != j.end() && s->is_object()) {
+        for (const auto& [channel, n] : s->items())
+          if (n.is_number_unsigned()) batch.skipped.emplace_back(channel, n.get<uint64_t>());
+      }
       if (auto c = j.find("cursor"); c != j.end() && c->is_string()) {
         batch.cursor = c->get<std::string>();
         since = batch.cursor;

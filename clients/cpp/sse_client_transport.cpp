@@ -145,6 +145,13 @@ class SseTransport final : public HttpWorker {
         return;
       }
     }
+    if (type == "gap" && j.is_object()) {
+      SkippedEvent ev;
+      if (auto c = j.find("channel"); c != j.end() && c->is_string()) ev.channel = c->get<std::string>();
+      if (auto n = j.find("skipped"); n != j.end() && n->is_number_unsigned()) ev.skipped = n->get<uint64_t>();
+      post(std::move(ev));
+      return;
+    }
     if (type == "error" && j.is_object()) {
       Error e{"server_error", data, Transport::Sse};
       if (auto c = j.find("code"); c != j.end() && c->is_string()) e.code = c->get<std::string>();

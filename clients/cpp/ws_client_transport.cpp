@@ -404,6 +404,11 @@ class WsTransport final : public ClientTransport {
       ev.recovered = j.value("recovered", true);
       ev.cursor = j.value("cursor", "");
       ctx_.sink->post(ctx_.link, std::move(ev));
+    } else if (op == "gap") {
+      const auto skipped = j.find("skipped");
+      ctx_.sink->post(ctx_.link, SkippedEvent{j.value("channel", ""),
+                                              skipped != j.end() && skipped->is_number_unsigned()
+                                                  ? skipped->get<uint64_t>() : 0});
     } else if (op == "error") {
       ctx_.sink->post(ctx_.link, ServerErrorEvent{fail(j.value("code", "server_error"), j.value("message", text))});
     } else if (op == "pong" || op == "unsubscribed" || op == "published") {

@@ -127,6 +127,37 @@ TEST_CASE("CursorBook: long-poll answers move every channel to their cursor and 
   CHECK(book.cursor("a") == "e2-4");
 }
 
+TEST_CASE("CursorBook: a conflation notice is a gap with its count; the newest message follows") {
+  CursorBook book;
+  book.add("scores:a", std::nullopt);
+  book.add("chat:b", std::nullopt);
+  Link link;
+  link.sent = {{"scores:a", std::nullopt}, {"chat:b", std::nullopt}};
+  std::vector<Delivery> out;
+  book.on_subscribed(link, SubscribedEvent{{"scores:a", "chat:b"}, true, "e1-5"}, out);
+  book.on_message(link, env("scores:a", "e1-6"), out);
+  book.on_skipped(link, SkippedEvent{"scores:a", 12}, out);
+  book.on_skipped(link, SkippedEvent{"other", 3}, out);  // not a channel of this link
+  book.on_message(link, env("scores:a", "e1-19"), out);
+  book.on_message(link, env("chat:b", "e1-20"), out);
+  CHECK(delivered_ids(out) == std::vector<std::string>{"scores:a@e1-6", "scores:a@e1-19", "chat:b@e1-20"});
+  auto g = gaps(out);
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].channel == "scores:a");
+  CHECK(g[0].skipped == 12);
+  CHECK(g[0].last_cursor == "e1-6");
+  CHECK(book.cursor("scores:a") == "e1-20");
+
+  // Long-poll: "skipped" in the answer, reported before its messages.
+  out.clear();
+  book.on_batch(link, BatchEvent{{"scores:a", "chat:b"}, true, {env("scores:a", "e1-40")}, "e1-40", {{"scores:a", 19}}},
+                out);
+  REQUIRE(gaps(out).size() == 1);
+  CHECK(gaps(out)[0].skipped == 19);
+  CHECK(std::holds_alternative<Gap>(out.front()));
+  CHECK(delivered_ids(out) == std::vector<std::string>{"scores:a@e1-40"});
+}
+
 TEST_CASE("CursorBook: a single resume cursor of a stale epoch makes the link resync, not report gaps") {
   CursorBook book;
   book.add("stale", "e0-9");
