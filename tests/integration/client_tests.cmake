@@ -6,7 +6,8 @@
 if(TARGET herald_client)
   set(HERALD_CLIENT_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
   function(herald_add_client_tests)
-    herald_integration_test(herald_client_tests ${HERALD_CLIENT_TEST_DIR}/client_test.cpp)
+    herald_integration_test(herald_client_tests ${HERALD_CLIENT_TEST_DIR}/client_test.cpp
+                            ${HERALD_CLIENT_TEST_DIR}/client_conflation_test.cpp)
     target_include_directories(herald_client_tests PRIVATE ${HERALD_CLIENT_TEST_DIR})
     target_link_libraries(herald_client_tests PRIVATE herald_client herald_core)  # herald_core: sign_token
     target_compile_definitions(herald_client_tests PRIVATE HERALD_CLI="$<TARGET_FILE:herald-cli>")
