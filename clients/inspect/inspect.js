@@ -7,6 +7,7 @@
   var HISTORY = 60;  // seconds of rates kept for the chart
   var params = new URLSearchParams(location.search);
   var key = params.get('key') || '';
+  var token = params.get('token') || '';
   var rates = [];    // {publish, deliver} per snapshot, oldest first
   var snapshots = 0;
   var source = null;
@@ -26,7 +27,10 @@
   }
 
   function streamUrl() {
-    return '/api/inspect/stream' + (key ? '?key=' + encodeURIComponent(key) : '');
+    var q = [];
+    if (key) { q.push('key=' + encodeURIComponent(key)); }
+    if (token) { q.push('token=' + encodeURIComponent(token)); }
+    return '/api/inspect/stream' + (q.length ? '?' + q.join('&') : '');
   }
 
   function connect() {
@@ -57,11 +61,12 @@
   }
 
   function refused(status, body) {
-    feedState('down', status === 401 ? 'locked' : 'refused (' + status + ')');
+    feedState('down', status === 401 || status === 403 ? 'locked' : 'refused (' + status + ')');
     $('dashboard').hidden = true;
     $('locked').hidden = false;
     var message = body && body.error ? body.error.message : 'the server answered ' + status;
-    text('locked-why', (key ? 'The key was not accepted: ' : 'The server runs with a publish key: ') + message + '.');
+    var why = key ? 'The key was not accepted: ' : token ? 'The token was not accepted: ' : 'The server runs with a publish key: ';
+    text('locked-why', why + message.replace(/\.$/, '') + '.');
   }
 
   function render(s) {

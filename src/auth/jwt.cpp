@@ -135,6 +135,10 @@ TokenResult verify_token(std::string_view token, std::string_view secret, int64_
   if (!read_patterns(claims, "channels", out.channels) || !read_patterns(claims, "publish", out.publish))
     return invalid("claims 'channels' and 'publish' must be arrays of strings");
   if (auto i = claims.find("info"); i != claims.end()) out.info = i->dump();
+  if (auto i = claims.find("inspect"); i != claims.end()) {
+    if (!i->is_boolean()) return invalid("claim 'inspect' must be true or false");
+    out.inspect = i->get<bool>();
+  }
   return {std::move(out), {}};
 }
 

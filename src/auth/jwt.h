@@ -17,6 +17,7 @@ struct TokenClaims {
   std::vector<std::string> channels;
   std::vector<std::string> publish;
   std::string info;  // the optional `info` object as compact JSON ("" when absent)
+  bool inspect = false;  // `"inspect": true`: may open the node's inspector feed
 
   [[nodiscard]] bool may_subscribe(std::string_view channel) const;
   [[nodiscard]] bool may_publish(std::string_view channel) const;

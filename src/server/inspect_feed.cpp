@@ -84,13 +84,25 @@ bool same_key(const std::string& given, const std::string& key) {
 }
 
 // The inspector shows every channel name and rate of the node: with a publish key set,
-// it is as private as publishing.
-bool allowed(const ServerContext& ctx, const HttpRequest& req) {
+// it is as private as publishing. It opens with the key, or with a token whose claims
+// say `"inspect": true` (for people who must not hold the publish key).
+std::optional<ClientError> check_access(const ServerContext& ctx, const HttpRequest& req) {
   const std::string& key = ctx.config.publish_key;
-  if (key.empty()) return true;
-  if (auto bearer = bearer_of(req.header("authorization")); bearer && same_key(*bearer, key)) return true;
-  const auto param = req.param("key");
-  return param && same_key(*param, key);
+  if (key.empty()) return std::nullopt;
+  const auto bearer = bearer_of(req.header("authorization"));
+  if (bearer && same_key(*bearer, key)) return std::nullopt;
+  if (const auto param = req.param("key"); param && same_key(*param, key)) return std::nullopt;
+  auto token = req.param("token");
+  if (!token && bearer) token = bearer;
+  if (token && !ctx.config.token_secret.empty()) {
+    std::optional<TokenClaims> claims;
+    if (auto err = ctx.access.read_token(&*token, unix_ms() / 1000, claims)) return err;
+    if (claims->inspect) return std::nullopt;
+    return ClientError{403, "forbidden", "the token does not grant the inspector (it needs \"inspect\": true)"};
+  }
+  return ClientError{401, "unauthorized",
+                     "the inspector needs the publish key (?key=KEY or 'Authorization: Bearer KEY') or a token "
+                     "with \"inspect\": true (?token=...)"};
 }
 
 void handle_inspect_stream(InspectFeed& feed, EventLoop& loop, Conn& conn, HttpRequest& req) {
@@ -101,13 +113,9 @@ void handle_inspect_stream(InspectFeed& feed, EventLoop& loop, Conn& conn, HttpR
                              req.keep_alive(), "Allow: GET\r\n"));
     return;
   }
-  if (!allowed(ctx, req)) {
+  if (auto err = check_access(ctx, req)) {
     ctx.metrics.client_errors++;
-    conn.write(http_response(401, "application/json",
-                             json_error_body("unauthorized",
-                                             "the inspector needs the publish key: ?key=KEY or "
-                                             "'Authorization: Bearer KEY'"),
-                             req.keep_alive()));
+    conn.write(error_response(*err, req.keep_alive()));
     return;
   }
   const bool chunked = req.version == "HTTP/1.1";
@@ -153,7 +161,13 @@ std::shared_ptr<const std::string> InspectFeed::latest(uint64_t& number) const {
 }
 
 void InspectFeed::viewer_opened() {
-  if (viewers_.fetch_add(1) == 0) wake_.notify_all();  // the first viewer gets a snapshot at once
+  if (viewers_.fetch_add(1) != 0) return;
+  // The first viewer gets a fresh snapshot at once, never one left from earlier viewers.
+  {
+    std::lock_guard lock(mutex_);
+    latest_.reset();
+  }
+  wake_.notify_all();
 }
 
 void InspectFeed::viewer_closed() { viewers_.fetch_sub(1); }

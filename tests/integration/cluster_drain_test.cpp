@@ -44,6 +44,17 @@ TEST_CASE("a node drained with SIGTERM: its SSE, long-poll and WebSocket clients
     INFO(s->describe());
     REQUIRE(s->wait_count(150, 20000));
   }
+  // Node a's inspector sees its clients and its RabbitMQ connection.
+  const json inspected = inspect_snapshot(a);
+  INFO("node a's inspector: " << inspected.dump());
+  REQUIRE(inspected.is_object());
+  CHECK(inspected["node"] == "a");
+  CHECK(inspected["broker"]["kind"] == "rabbitmq");
+  CHECK(inspected["broker"]["state"] == "up");
+  CHECK(inspected["connections"]["websocket"] == 2);
+  CHECK(inspected["connections"]["sse"] == 4);  // its own stream is not counted
+  CHECK(inspected["connections"]["longpoll"].get<int>() <= 3);  // held polls only
+  CHECK(inspected["channels"]["top"][0]["channel"] == "drain:one");
 
   const auto drain_started = Clock::now();
   const int exit_status = cluster.node(0).stop();  // SIGTERM; SIGKILL if not gone within 5 s

@@ -180,6 +180,23 @@ inline std::vector<std::unique_ptr<Subscriber>> subscribe_everywhere(const Clust
   return subs;
 }
 
+// The first `event: stats` of a node's inspector feed (GET /api/inspect/stream); null
+// when none came within `timeout_s`.
+inline nlohmann::json inspect_snapshot(int port, int timeout_s = 5) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(timeout_s, 0);
+  std::string stream, data;
+  cli.Get("/api/inspect/stream", [&](const char* bytes, size_t n) {
+    stream.append(bytes, n);
+    const auto at = stream.find("event: stats\ndata: ");
+    const auto end = at == std::string::npos ? at : stream.find('\n', at + 19);
+    if (end == std::string::npos) return true;
+    data = stream.substr(at + 19, end - at - 19);
+    return false;  // one is enough
+  });
+  return data.empty() ? nlohmann::json() : nlohmann::json::parse(data, nullptr, false);
+}
+
 inline void wait_all(const std::vector<std::unique_ptr<Subscriber>>& subs, size_t n, int timeout_ms = 30000) {
   for (auto& s : subs) {
     INFO(s->describe());

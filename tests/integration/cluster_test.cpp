@@ -175,6 +175,11 @@ TEST_CASE("RabbitMQ stopped and restarted under load: every acknowledged publish
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   RabbitFixture::get().halt(kill);
   REQUIRE(all_health(503, 20000));
+  const auto inspected_down = inspect_snapshot(cluster.port(0));
+  INFO("node a's inspector during the outage: " << inspected_down.dump());
+  REQUIRE(inspected_down.is_object());
+  CHECK(inspected_down["broker"]["kind"] == "rabbitmq");
+  CHECK(inspected_down["broker"]["state"] != "up");
   // Publishing into the outage. After the graceful stop a fourth node starts too: it
   // cannot reach RabbitMQ, waits for it (up to 10 s), starts anyway and joins later.
   std::unique_ptr<HeraldProcess> late;
@@ -265,6 +270,9 @@ TEST_CASE("RabbitMQ stopped and restarted under load: every acknowledged publish
     CHECK(std::find(down, h.end(), 200) != h.end());
     CHECK(metric(cluster.port(i), "herald_broker_reconnects_total") > 0);
     CHECK(metric(cluster.port(i), "herald_broker_up") == 1);
+    const auto inspected = inspect_snapshot(cluster.port(i));
+    CHECK(inspected["broker"]["state"] == "up");
+    CHECK(inspected["broker"]["reconnects"].get<int>() > 0);
   }
 }
 

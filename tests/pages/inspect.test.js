@@ -8,6 +8,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -16,6 +17,14 @@ const { SOURCE_DIR, startHerald, launchChromium, screenshotPath } = require('./s
 
 const WebSocket = require(path.join(SOURCE_DIR, 'tests', 'node_modules', 'ws'));
 const KEY = 'inspector-test-key';
+const SECRET = 'inspector-token-secret';
+
+// An HS256 token with these claims, as an application would issue it.
+function token(claims) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${unsigned}.${crypto.createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
+}
 
 let herald;
 let browser;
@@ -23,7 +32,8 @@ const closers = [];
 
 before(async () => {
   // A small outbox, so one client that stops reading is disconnected soon.
-  herald = await startHerald(['--publish-key', KEY, '--max-outbox', '262144', '--node-id', 'node-a']);
+  herald = await startHerald(['--publish-key', KEY, '--token-secret', SECRET, '--max-outbox', '262144',
+    '--node-id', 'node-a']);
   browser = await launchChromium();
 });
 
@@ -227,7 +237,7 @@ test('the inspector shows connections, channels, totals and slow consumers as th
   await context.close();
 });
 
-test('with a publish key, the inspector shows nothing without it', async () => {
+test('with a publish key, the inspector shows nothing without it or a token with the inspect right', async () => {
   const context = await browser.newContext({ viewport: { width: 1000, height: 600 } });
   const page = await context.newPage();
   await page.goto(`${herald.url}/inspect/`);
@@ -247,9 +257,18 @@ test('with a publish key, the inspector shows nothing without it', async () => {
   s = await until(page, 'the dashboard after the key was entered', (v) => v.dashboard && v.seq > 0);
   assert.equal(s.locked, false);
 
+  // A token: it opens the page only if it grants the inspector.
+  const now = Math.floor(Date.now() / 1000);
+  await page.goto(`${herald.url}/inspect/?token=${token({ sub: 'ops', inspect: true, exp: now + 600 })}`);
+  s = await until(page, 'the dashboard with an inspector token', (v) => v.dashboard && v.seq > 0);
+  await page.goto(`${herald.url}/inspect/?token=${token({ sub: 'u1', channels: ['*'], exp: now + 600 })}`);
+  s = await until(page, 'a token without the right refused', (v) => v.locked);
+  assert.match(s.lockedWhy, /token was not accepted: .*does not grant the inspector/);
+  assert.equal(s.seq, 0);
+
   // The stream itself: 401 with a reason without the key, a stream with it as a header.
-  const status = (headers) => new Promise((resolve) => {
-    const req = http.get(`${herald.url}/api/inspect/stream`, { headers }, (res) => {
+  const status = (headers, query = '') => new Promise((resolve) => {
+    const req = http.get(`${herald.url}/api/inspect/stream${query}`, { headers }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; if (res.statusCode === 200) { req.destroy(); resolve({ code: 200, body }); } });
       res.on('end', () => resolve({ code: res.statusCode, body }));
@@ -261,5 +280,10 @@ test('with a publish key, the inspector shows nothing without it', async () => {
   assert.equal(JSON.parse(refused.body).error.code, 'unauthorized');
   assert.equal((await status({ Authorization: 'Bearer nope' })).code, 401);
   assert.equal((await status({ Authorization: `Bearer ${KEY}` })).code, 200);
+  assert.equal((await status({}, `?token=${token({ inspect: true, exp: now + 600 })}`)).code, 200);
+  assert.equal((await status({}, `?token=${token({ inspect: false })}`)).code, 403);
+  const expired = await status({}, `?token=${token({ inspect: true, exp: now - 10 })}`);
+  assert.equal(expired.code, 401);
+  assert.equal(JSON.parse(expired.body).error.code, 'token_expired');
   await context.close();
 });

@@ -36,6 +36,12 @@ TEST_CASE("tokens: signed claims verify, anything altered does not") {
   // Claims of the wrong type are refused even when signed.
   REQUIRE_FALSE(verify_token(sign_token(R"({"channels":"user:42"})", secret), secret, 1000).claims);
   REQUIRE_FALSE(verify_token(sign_token(R"({"exp":"soon"})", secret), secret, 1000).claims);
+  // The inspector right: only a boolean true grants it.
+  REQUIRE_FALSE(ok.claims->inspect);
+  const auto inspector = verify_token(sign_token(R"({"sub":"ops","inspect":true})", secret), secret, 1000);
+  REQUIRE(inspector.claims);
+  REQUIRE(inspector.claims->inspect);
+  REQUIRE_FALSE(verify_token(sign_token(R"({"inspect":"yes"})", secret), secret, 1000).claims);
 }
 
 TEST_CASE("patterns: exact names, prefixes ending in *, and *") {
