@@ -45,17 +45,23 @@ void Presence::start(Broker& broker) {
 void Presence::stop() {
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   wake_.notify_all();
-  if (ticker_.joinable()) ticker_.join();
+  if (!ticker_.joinable()) return;
+  ticker_.join();
+  // Best effort: a node that misses it expires this one after the timeout.
+  broker_->publish_node_state(json({{"k", "bye"}, {"n", node_id_}}).dump());
 }
 
 bool Presence::enabled(std::string_view channel) const { return namespaces_.for_channel(channel).presence; }
 
 void Presence::publish_changes(PresenceChanges& changes) {
-  // Under mu_, so events reach the ring and messages the outbox in table order.
-  for (const auto& e : changes.events) hub_.push_event(build_presence_event(e.join, e.channel, e.user, e.info));
+  // Under mu_, so events reach the ring and messages the outbox in table order. Once
+  // stopping, the loops may be gone and their clients are leaving anyway.
+  if (!stopping_)
+    for (const auto& e : changes.events) hub_.push_event(build_presence_event(e.join, e.channel, e.user, e.info));
   bool queued = false;
   for (const auto& e : changes.announce) {
     if (outbox_.size() >= options_.outbox_limit) {
@@ -116,6 +122,13 @@ void Presence::on_node_state(std::string_view payload) {
       table_.remote_join(from, *c, *u, info, now, changes);
     else
       table_.remote_leave(from, *c, *u, now, changes);
+    publish_changes(changes);
+    return;
+  }
+  if (k == "bye") {
+    std::lock_guard lock(mu_);
+    PresenceChanges changes;
+    table_.remote_gone(from, changes);
     publish_changes(changes);
     return;
   }

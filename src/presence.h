@@ -18,6 +18,7 @@
 // Wire format of node-state messages (compact JSON, best effort, any order across nodes):
 //   {"k":"join"|"leave","n":NODE,"c":CHANNEL,"u":USER,"i":INFO?}
 //   {"k":"beat","n":NODE,"p":{CHANNEL:[[USER,INFO|null],...]},"s":{CHANNEL:COUNT}}
+//   {"k":"bye","n":NODE}   (a node shutting down: the others drop its users at once)
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -53,6 +54,8 @@ class Presence {
 
   // Starts the ticker, which publishes through `broker` (which must outlive stop()).
   void start(Broker& broker);
+  // Says goodbye to the other nodes and stops the ticker. Call it before the event
+  // loops go away: from then on no event is pushed to them.
   void stop();
 
   // Does `channel`'s namespace have presence? Any thread.

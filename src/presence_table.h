@@ -75,6 +75,9 @@ class PresenceTable {
   void remote_snapshot(const std::string& node, const PresenceListing& listing, ChannelCounts counts,
                        int64_t now_ms, PresenceChanges& out);
 
+  // A node said goodbye (it is shutting down): its users leave now.
+  void remote_gone(const std::string& node, PresenceChanges& out) { forget_node(node, out); }
+
   // Ends lingering local users and forgets silent nodes. Call a few times a second.
   void expire(int64_t now_ms, PresenceChanges& out);
 

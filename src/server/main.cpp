@@ -110,8 +110,8 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("stopping with {} connections left", metrics.http_connections.load());
     inspect.stop();
+    presence.stop();  // before the loops go: it pushes events to them
     server.stop();
-    presence.stop();
     broker->stop();
     return 0;
   } catch (const std::exception& e) {

@@ -279,3 +279,45 @@ scenario('errors the server explains reach the page with its message; publish fr
   await client.waitForMessages(1, 5000);
   await expectExactly(client, 1, ['websocket']);
 });
+
+// ---- presence ----
+
+function presenceToken(sub, info) {
+  const b64 = (x) => Buffer.from(x).toString('base64url');
+  const signing = `${b64('{"alg":"HS256","typ":"JWT"}')}.${b64(JSON.stringify({ sub, info }))}`;
+  return `${signing}.${require('node:crypto').createHmac('sha256', 'browser-presence').update(signing).digest('base64url')}`;
+}
+
+scenario('presence: joins and leaves reach herald.js listeners over WebSocket, SSE and long-poll', async (track) => {
+  const herald = track(await startHerald({ heartbeat: 1000, args: ['--token-secret', 'browser-presence',
+    '--config', path.join(__dirname, '..', 'integration', 'presence_config.json'), '--presence-linger', '300'] }));
+  const open = (user, transport) => openClient(browser, pages, { base: herald.url, channel: 'room:b',
+    options: { transports: [transport], token: presenceToken(user, { via: transport }), pollTimeout: 5 } });
+  const seen = (client, type, user) => client.waitFor(`${type} of ${user}`,
+    (rec, a) => rec.presence.some((p) => p.type === a[0] && p.user === a[1] && p.channel === 'room:b'), [type, user], 10000);
+  const ws = track(await open('ann', 'websocket'));
+  await ws.waitForTransport('websocket', 5000);
+  await seen(ws, 'join', 'ann');
+  const sse = track(await open('bob', 'sse'));
+  await sse.waitForTransport('sse', 5000);
+  await seen(ws, 'join', 'bob');
+  await seen(sse, 'join', 'bob');
+  const poll = track(await open('cy', 'longpoll'));
+  await poll.waitForTransport('longpoll', 5000);
+  await seen(ws, 'join', 'cy');
+  await seen(sse, 'join', 'cy');
+  await sleep(500);  // the long-poll client's poll is held again
+
+  await sse.close();
+  await seen(ws, 'leave', 'bob');
+  await seen(poll, 'leave', 'bob');
+  const bobJoin = (await ws.rec()).presence.find((p) => p.user === 'bob');
+  assert.deepStrictEqual(bobJoin.info, { via: 'sse' }, 'the token\'s info travels with the event');
+  const list = await ws.page.evaluate(() => window.heraldTest.presence('room:b'));
+  assert.strictEqual(list.err, null);
+  assert.deepStrictEqual(list.res.members.map((m) => m.user), ['ann', 'cy']);
+  for (const c of [ws, poll]) {
+    assert.deepStrictEqual((await c.rec()).messages, [], 'presence events are not messages');
+    assert.deepStrictEqual(c.pageErrors, []);
+  }
+});

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "cluster_support.h"
@@ -44,9 +45,10 @@ std::string fresh_vhost_url(const std::string& name) {
   return rabbit.url() + vhost;
 }
 
-std::unique_ptr<HeraldProcess> node(const std::string& url, const std::string& name) {
+std::unique_ptr<HeraldProcess> node(const std::string& url, const std::string& name, int linger_ms = 300) {
   return std::make_unique<HeraldProcess>(std::vector<std::string>{
-      "--broker", url, "--node-id", name, "--token-secret", kSecret, "--presence-linger", "300", "--config",
+      "--broker", url, "--node-id", name, "--token-secret", kSecret, "--presence-linger", std::to_string(linger_ms),
+      "--config",
       std::string(HERALD_SOURCE_DIR) + "/tests/integration/presence_config.json"});
 }
 
@@ -241,6 +243,23 @@ TEST_CASE("presence across two nodes: joins and lists cross nodes, counts add up
   CHECK(listed(b->port(), channel, token("x")) == std::set<std::string>{"watcher-b"});
   CHECK(subscribers(b->port(), channel) == 1);
   CHECK(users_of(watcher_b, "leave").size() == 2);
+
+  // A node stopped with SIGTERM says goodbye: its users leave on B at once, long before
+  // its 10 s linger or the 4 s an expiry takes at the least.
+  auto c = node(url, "c", 10000);
+  {
+    SseReader carl(c->port(), target + token("carl"));
+    REQUIRE(carl.wait_events("subscribed", 1));
+    REQUIRE(eventually([&] { return has(users_of(watcher_b, "join"), "carl"); }, 5000));
+    const auto stopping = Clock::now();
+    std::thread stopper([&] { c->stop(); });
+    const bool left = eventually([&] { return has(users_of(watcher_b, "leave"), "carl"); }, 10000);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopping).count();
+    stopper.join();
+    REQUIRE(left);
+    WARN("a node stopped with SIGTERM: its user left on B " << took << " ms later");
+    CHECK(took < 3000);
+  }
 }
 
 TEST_CASE("a WebSocket publish with a ref is acknowledged after RabbitMQ took it, and refused with the same ref "

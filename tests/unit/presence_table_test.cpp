@@ -188,3 +188,16 @@ TEST_CASE("a presence event's encodings: SSE event without an id, WebSocket op, 
   CHECK(leave->envelope == R"({"channel":"room","user":"bob","info":null})");
   CHECK(leave->sse_chunk.find("event: leave\n") != std::string::npos);
 }
+
+TEST_CASE("a node that says goodbye has its users leave at once") {
+  PresenceTable t(limits(0, 6000));
+  PresenceChanges c;
+  t.remote_snapshot("A", {{"room", {{"eve", ""}}}}, {{"room", 1}}, 0, c);
+  t.remote_join("B", "room", "eve", "", 0, c);
+  t.remote_join("A", "room", "gil", "", 0, c);
+  PresenceChanges bye;
+  t.remote_gone("A", bye);
+  CHECK(describe(bye.events) == std::vector<std::string>{"leave room gil"});  // eve is still on B
+  CHECK(t.remote_counts("") == ChannelCounts{});
+  CHECK(t.nodes() == 1);
+}

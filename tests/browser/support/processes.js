@@ -63,13 +63,14 @@ function startProcess(name, command, args) {
 // Starts Herald on the embedded broker and waits for its "listening" line.
 // `port` 0 lets it pick one; a restart passes the previous port, which may
 // take a moment to be free again.
-async function startHerald({ port = 0, heartbeat = 1000 } = {}) {
+// `args`: more herald flags (e.g. --config for presence).
+async function startHerald({ port = 0, heartbeat = 1000, args = [] } = {}) {
   if (!fs.existsSync(HERALD_BINARY)) {
     throw new Error(`Herald binary not found at ${HERALD_BINARY}: build it (ninja -C build herald) or set HERALD_BINARY`);
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      return await startHeraldOnce(port, heartbeat);
+      return await startHeraldOnce(port, heartbeat, args);
     } catch (e) {
       if (port === 0 || attempt >= 30 || !/cannot listen/.test(e.message)) { throw e; }
       await sleep(100);
@@ -77,9 +78,9 @@ async function startHerald({ port = 0, heartbeat = 1000 } = {}) {
   }
 }
 
-async function startHeraldOnce(port, heartbeat) {
+async function startHeraldOnce(port, heartbeat, args) {
   const proc = startProcess('herald', HERALD_BINARY, ['--listen', `127.0.0.1:${port}`, '--log-level', 'warn',
-    '--heartbeat', String(heartbeat), '--static-dir', path.join(SOURCE_DIR, 'clients')]);
+    '--heartbeat', String(heartbeat), '--static-dir', path.join(SOURCE_DIR, 'clients'), ...args]);
   const deadline = Date.now() + 10000;
   for (;;) {
     const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))\/?/.exec(proc.out);
