@@ -9,7 +9,7 @@ function(herald_cluster_tests)
   herald_integration_test(herald_cluster_tests
     ${HERALD_CLUSTER_TEST_DIR}/cluster_test.cpp
     ${HERALD_CLUSTER_TEST_DIR}/cluster_drain_test.cpp
-    ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp)
+    ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp ${HERALD_CLUSTER_TEST_DIR}/cluster_publish.cpp)
   target_include_directories(herald_cluster_tests PRIVATE ${HERALD_CLUSTER_TEST_DIR})
   target_link_libraries(herald_cluster_tests PRIVATE herald_broker_rabbitmq)
   add_test(NAME cluster COMMAND herald_cluster_tests "~[drain]")
@@ -20,7 +20,7 @@ function(herald_cluster_tests)
 
   # The cluster benchmark (bench/cluster_bench.sh runs it); no test.
   add_executable(herald_cluster_bench ${HERALD_CLUSTER_TEST_DIR}/../../bench/cluster_bench.cpp
-                                      ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp)
+                                      ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp ${HERALD_CLUSTER_TEST_DIR}/cluster_publish.cpp)
   target_include_directories(herald_cluster_bench PRIVATE ${HERALD_CLUSTER_TEST_DIR})
   target_link_libraries(herald_cluster_bench PRIVATE herald_test_support)
 endfunction()
