@@ -22,13 +22,6 @@ constexpr uint16_t kLogChannel = 1;
 constexpr uint16_t kPublishChannel = 2;
 constexpr uint16_t kEpochChannel = 3;
 constexpr uint16_t kProbeChannel = 4;
-constexpr uint16_t kNodeStateChannel = 5;
-
-// Node state: payloads waiting for the connection thread, and how many a node's queue
-// holds (the oldest go first; a snapshot follows every couple of seconds anyway).
-constexpr size_t kNodeStateQueue = 1000;
-constexpr int64_t kNodeStateQueueLength = 10'000;
-constexpr int64_t kNodeStateTtlMs = 30'000;
 
 // The epoch stream holds a handful of ~100 byte records; these bounds are never reached.
 constexpr int64_t kEpochStreamMaxBytes = 64 << 20;
@@ -109,15 +102,6 @@ void RabbitBroker::publish(std::vector<PublishItem> items, PublishDone done) {
   if (pipeline_.submit(std::move(items), std::move(done))) wake();
 }
 
-void RabbitBroker::publish_node_state(std::string payload) {
-  if (!node_state_open_) return;  // best effort: the next snapshot after reconnecting repairs
-  {
-    std::lock_guard lock(node_state_mutex_);
-    if (node_state_out_.size() >= kNodeStateQueue) return;
-    node_state_out_.push_back(std::move(payload));
-  }
-  wake();
-}
 
 std::string RabbitBroker::epoch() const {
   std::lock_guard lock(status_mutex_);
@@ -465,14 +449,8 @@ void RabbitBroker::dispatch(AmqpEvent& event) {
         on_epoch_record(event.message);
       else if (event.channel == kProbeChannel)
         on_tail_probe(event.message);
-      else if (event.channel == kNodeStateChannel) {
-        conn_->ack(kNodeStateChannel, event.message.delivery_tag, false);
-        try {
-          sink_->on_node_state(event.message.body);
-        } catch (const std::exception& e) {
-          spdlog::error("rabbitmq: the sink failed on node state: {}", e.what());
-        }
-      }
+      else if (event.channel == kNodeStateChannel)
+        on_node_state(event.message);
       break;
     case AmqpEvent::Kind::returned:
       pipeline_.returned(event.message.message_id, std::to_string(event.reply_code) + " " + event.text);
@@ -561,33 +539,6 @@ void RabbitBroker::send_publishes() {
     conn_->publish(kPublishChannel, options_.exchange, key, *m->id, headers, *m->data);
     pipeline_.sent(*m->id, next_publish_tag_++);
   }
-}
-
-void RabbitBroker::open_node_state() {
-  const std::string exchange = options_.exchange + ".presence";
-  conn_->declare_exchange(kNodeStateChannel, exchange, "fanout");
-  FieldTable args;
-  args.add("x-max-length", kNodeStateQueueLength).add("x-message-ttl", kNodeStateTtlMs);
-  const std::string queue = conn_->declare_private_queue(kNodeStateChannel, args);
-  conn_->bind_queue(kNodeStateChannel, queue, exchange, "");
-  conn_->qos(kNodeStateChannel, 200);
-  FieldTable none;
-  conn_->consume(kNodeStateChannel, queue, "herald-node-state", none);
-  {
-    std::lock_guard lock(node_state_mutex_);
-    node_state_out_.clear();  // from before this connection: stale
-  }
-  node_state_open_ = true;
-}
-
-void RabbitBroker::send_node_states() {
-  std::vector<std::string> out;
-  {
-    std::lock_guard lock(node_state_mutex_);
-    out.swap(node_state_out_);
-  }
-  const std::string exchange = options_.exchange + ".presence";
-  for (const auto& payload : out) conn_->publish_transient(kNodeStateChannel, exchange, payload);
 }
 
 void RabbitBroker::flush_acks() {

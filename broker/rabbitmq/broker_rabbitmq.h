@@ -125,7 +125,7 @@ class RabbitBroker final : public Broker {
   // Node state goes through a fanout exchange "<exchange>.presence" to one private
   // queue per node (exclusive, auto-delete: it vanishes with the node's connection),
   // published and consumed on the connection thread. Dropped while disconnected and
-  // when more than kNodeStateQueue payloads wait.
+  // when more than 1000 payloads wait.
   void publish_node_state(std::string payload) override;
 
   const std::string& node_id() const { return node_id_; }
@@ -148,8 +148,11 @@ class RabbitBroker final : public Broker {
   void on_log_message(AmqpMessage& message);
   void on_epoch_record(const AmqpMessage& message);
   void send_publishes();
+  // Node state (broker_rabbitmq_node_state.cpp).
+  static constexpr uint16_t kNodeStateChannel = 5;
   void send_node_states();
   void open_node_state();
+  void on_node_state(const AmqpMessage& message);
   void flush_acks();
   void start_tail_probe();
   void on_tail_probe(const AmqpMessage& message);

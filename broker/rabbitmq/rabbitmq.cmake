@@ -5,6 +5,7 @@ add_library(herald_broker_rabbitmq STATIC
   ${CMAKE_CURRENT_LIST_DIR}/amqp_connection.cpp
   ${CMAKE_CURRENT_LIST_DIR}/amqp_url.cpp
   ${CMAKE_CURRENT_LIST_DIR}/broker_rabbitmq.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/broker_rabbitmq_node_state.cpp
   ${CMAKE_CURRENT_LIST_DIR}/publish_pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stream_log.cpp
 )
