@@ -33,7 +33,8 @@ std::string event_message(const std::string& node, const PresenceEvent& e) {
 }  // namespace
 
 Presence::Presence(const Namespaces& namespaces, Hub& hub, PresenceOptions options, std::string node_id)
-    : namespaces_(namespaces), hub_(hub), options_(options), node_id_(std::move(node_id)), table_(options.limits) {}
+    : namespaces_(namespaces), hub_(hub), options_(options), node_id_(std::move(node_id)),
+      own_id_json_(json(node_id_).dump()), table_(options.limits) {}
 
 Presence::~Presence() { stop(); }
 
@@ -100,6 +101,14 @@ void Presence::touch(const std::string& channel, const PresenceMember& member) {
 }
 
 void Presence::on_node_state(std::string_view payload) {
+  // Our own messages come back (every broker delivers to every node): skip them before
+  // parsing, since snapshots can be large. Keys are written sorted, so "n" follows the
+  // short "k" near the start; anything else is parsed and checked below.
+  const auto at = payload.find(",\"n\":");
+  if (at != std::string_view::npos && at < 24 && payload.compare(at + 5, own_id_json_.size(), own_id_json_) == 0) {
+    const size_t after = at + 5 + own_id_json_.size();
+    if (after < payload.size() && (payload[after] == ',' || payload[after] == '}')) return;
+  }
   const auto m = json::parse(payload, nullptr, false);
   if (!m.is_object()) return;
   const auto node = m.find("n");

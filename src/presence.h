@@ -91,6 +91,7 @@ class Presence {
   Hub& hub_;
   PresenceOptions options_;
   std::string node_id_;
+  std::string own_id_json_;  // node_id_ as a JSON string, to spot our own messages
   Broker* broker_ = nullptr;
 
   mutable std::mutex mu_;
