@@ -3,6 +3,7 @@
 // threaded (the loop's own); tells the hub of every subscription and unsubscription
 // (its node-wide counts serve the live counters and the broker's first/last hints),
 // never of a message, so loops do not contend per message.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -24,8 +25,12 @@ class LocalSubscriptions {
   explicit LocalSubscriptions(Hub* hub, ConflatesFn conflates = nullptr)
       : hub_(hub), conflates_(std::move(conflates)) {}
 
-  void add(const std::string& channel, Session* session);
-  void remove(const std::string& channel, Session* session);
+  // Returns the session's place in the channel's list, which the session keeps for
+  // remove(): a long-poll unsubscribes after every answer, and finding itself among
+  // thousands would make each cycle cost O(subscribers). When a removal moves another
+  // session to a new place, that session is told (Session::on_slot_moved).
+  uint32_t add(const std::string& channel, Session* session);
+  void remove(const std::string& channel, Session* session, uint32_t slot = UINT32_MAX);
   // Hands `message` to every local session of its channel; returns how many.
   size_t dispatch(const MessagePtr& message);
   [[nodiscard]] size_t channel_count() const { return index_.size(); }

@@ -13,20 +13,22 @@ Session::~Session() { unsubscribe_all(); }
 Replay Session::subscribe(const std::vector<std::string>& channels, const std::optional<Cursor>& since,
                           size_t replay_limit, const History& history) {
   std::vector<std::string> fresh;
+  std::vector<uint32_t> slots;
   for (const auto& ch : channels) {
     if (subscribed(ch) || std::find(fresh.begin(), fresh.end(), ch) != fresh.end()) continue;
-    index_.add(ch, this);
+    slots.push_back(index_.add(ch, this));
     fresh.push_back(ch);
   }
   Replay replay = history.since(fresh, since, replay_limit);
   const bool resume = since && since->epoch == replay.head.epoch;
   Presence* presence = index_.hub() ? index_.hub()->presence() : nullptr;
-  for (auto& ch : fresh) {
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    std::string& ch = fresh[i];
     const bool conflates = index_.conflates(ch);
     // Joined after registering, so this client's own join event reaches it too.
     std::shared_ptr<const PresenceMember> present;
     if (member_ && presence && presence->enabled(ch) && presence->join(ch, *member_)) present = member_;
-    subs_.push_back(Sub{std::move(ch), resume ? *since : replay.head, conflates, nullptr, 0, std::move(present)});
+    subs_.push_back(Sub{std::move(ch), resume ? *since : replay.head, conflates, nullptr, 0, std::move(present), slots[i]});
   }
   return replay;
 }
@@ -34,7 +36,7 @@ Replay Session::subscribe(const std::vector<std::string>& channels, const std::o
 bool Session::unsubscribe(const std::string& channel) {
   auto it = std::find_if(subs_.begin(), subs_.end(), [&](const Sub& s) { return s.channel == channel; });
   if (it == subs_.end()) return false;
-  index_.remove(channel, this);
+  index_.remove(channel, this, it->slot);
   drop_held(*it);
   leave_presence(*it);
   subs_.erase(it);
@@ -43,11 +45,16 @@ bool Session::unsubscribe(const std::string& channel) {
 
 void Session::unsubscribe_all() {
   for (const auto& s : subs_) {
-    index_.remove(s.channel, this);
+    index_.remove(s.channel, this, s.slot);
     leave_presence(s);
   }
   subs_.clear();
   held_count_ = 0;
+}
+
+void Session::on_slot_moved(const std::string& channel, uint32_t slot) {
+  for (auto& s : subs_)
+    if (s.channel == channel) s.slot = slot;
 }
 
 void Session::drop_held(Sub& s) {

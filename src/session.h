@@ -68,6 +68,9 @@ class Session {
   void release_held();
   [[nodiscard]] size_t held_count() const { return held_count_; }
 
+  // LocalSubscriptions moved this session within `channel`'s list.
+  void on_slot_moved(const std::string& channel, uint32_t slot);
+
   [[nodiscard]] size_t channel_count() const { return subs_.size(); }
   [[nodiscard]] bool subscribed(const std::string& channel) const;
   [[nodiscard]] std::vector<std::string> channels() const;
@@ -80,6 +83,7 @@ class Session {
     MessagePtr held;        // at most one per channel: what bounds a conflating backlog
     uint64_t skipped = 0;   // replaced while held, told in the gap notice
     std::shared_ptr<const PresenceMember> present;  // whom this subscription lists in presence; null: none
+    uint32_t slot = UINT32_MAX;  // place in the loop's list of the channel's sessions
   };
   void drop_held(Sub& s);
   void leave_presence(const Sub& sub);

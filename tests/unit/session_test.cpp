@@ -69,6 +69,42 @@ TEST_CASE("unsubscribe and destruction leave the index clean") {
   REQUIRE(index.channel_count() == 0);
 }
 
+TEST_CASE("sessions leaving a shared channel in any order leave exactly the others subscribed") {
+  // Each session keeps its place in the channel's list and is told when a removal
+  // moves it; a stale place would unsubscribe the wrong session.
+  Metrics metrics;
+  Hub hub({100, std::chrono::hours(1)}, metrics);
+  hub.on_epoch("e");
+  LocalSubscriptions index(&hub);
+  constexpr size_t kSessions = 50;
+  std::vector<RecordingWire> wires(kSessions);
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (size_t i = 0; i < kSessions; ++i) {
+    sessions.push_back(std::make_unique<Session>(index, wires[i]));
+    (void)sessions.back()->subscribe({i % 2 ? "a" : "b", "a"}, std::nullopt, 10, hub.history());
+  }
+  // Leave in a scrambled order: some by unsubscribe, some by destruction.
+  std::vector<bool> gone(kSessions, false);
+  uint64_t seq = 0;
+  for (size_t k = 0; k < kSessions; ++k) {
+    const size_t i = (k * 17) % kSessions;
+    if (k % 3 == 0) {
+      REQUIRE(sessions[i]->unsubscribe("a"));
+    } else {
+      sessions[i].reset();
+    }
+    gone[i] = true;
+    ++seq;
+    size_t live = 0;
+    for (size_t j = 0; j < kSessions; ++j) live += gone[j] ? 0 : 1;
+    REQUIRE(index.dispatch(msg("a", seq)) == live);
+    for (size_t j = 0; j < kSessions; ++j) {
+      const bool got = !wires[j].got.empty() && wires[j].got.back() == seq;
+      REQUIRE(got == !gone[j]);
+    }
+  }
+}
+
 TEST_CASE("the dispatch ring is bounded and reports a loop that fell behind") {
   Metrics metrics;
   Hub hub({100, std::chrono::hours(1)}, metrics, 8);
