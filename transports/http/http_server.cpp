@@ -158,7 +158,9 @@ int open_listener(const std::string& host, uint16_t port) {
   addrinfo* found = nullptr;
   const std::string service = std::to_string(port);
   const std::string where = host + ":" + service;
-  if (const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found); rc != 0)
+  // An IPv6 address may come bracketed, as in a URL: [::1]
+  const std::string name = host.size() > 2 && host.front() == '[' && host.back() == ']' ? host.substr(1, host.size() - 2) : host;
+  if (const int rc = ::getaddrinfo(name.empty() ? nullptr : name.c_str(), service.c_str(), &hints, &found); rc != 0)
     throw std::runtime_error("cannot listen on " + where + ": " + ::gai_strerror(rc));
   std::string why = "no address";
   int fd = -1;
