@@ -377,7 +377,8 @@ def main():
     unclean = [r for r in rows if r.get("clean") != "1"]
     header = [f"Herald vs nginx+nchan, {started:%Y-%m-%d %H:%M} UTC, {elapsed / 60:.1f} min: "
               f"{o.subscribers:,} subscribers per transport, medians of {o.runs} run{'s' if o.runs > 1 else ''}; "
-              f"servers on core {o.server_core}, load on core {o.load_cores}; {machine()}", ""]
+              f"servers on core {o.server_core}, load on core {o.load_cores}; memory and CPU of Herald's process "
+              f"and of nginx's worker process; {machine()}", ""]
     report = header + lines + ["", "Targets:"]
     for text, ok in targets(o, medians):
         report.append(f"- [{'met' if ok else 'MISSED'}] {text}")
