@@ -8,7 +8,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
-      libcpp-httplib-dev librabbitmq-dev libspdlog-dev nlohmann-json3-dev libssl-dev \
+      libpistache-dev libcpp-httplib-dev librabbitmq-dev libspdlog-dev nlohmann-json3-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -18,11 +18,11 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_TEST
  && strip build/src/server/herald
 
 FROM debian:12-slim
-# The shared libraries herald links (OpenSSL, spdlog, fmt, rabbitmq-c), and
+# The shared libraries herald links (OpenSSL, Pistache, spdlog, fmt, rabbitmq-c), and
 # curl for the health check.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libspdlog1.10 libfmt9 librabbitmq4 curl ca-certificates \
+      libssl3 libpistache0 libspdlog1.10 libfmt9 librabbitmq4 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin herald
 COPY --from=build /src/build/src/server/herald /usr/local/bin/herald

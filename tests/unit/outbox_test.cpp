@@ -1,4 +1,4 @@
-// The outbox bound, with a real socket pair and a fake loop backend.
+// The outbox bound, with a real socket pair and a fake HTTP-library backend.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,7 +36,7 @@ TEST_CASE("a consumer that stops reading is dropped at the outbox limit, not buf
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
   int small = 4096;
   ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  loop.attach(fds[0], "127.0.0.1");
+  loop.attach(fds[0], nullptr, "127.0.0.1");
   Conn* conn = nullptr;
   for (uint64_t serial = 1; serial < 4 && !conn; ++serial) conn = loop.find((serial << 24) | fds[0]);
   REQUIRE(conn);
@@ -82,7 +82,7 @@ TEST_CASE("a connection reports itself backlogged before its outbox limit, and t
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
   int small = 4096;
   ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  loop.attach(fds[0], "127.0.0.1");
+  loop.attach(fds[0], nullptr, "127.0.0.1");
   Conn* conn = nullptr;
   for (uint64_t serial = 1; serial < 4 && !conn; ++serial) conn = loop.find((serial << 24) | fds[0]);
   REQUIRE(conn);

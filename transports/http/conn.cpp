@@ -11,8 +11,8 @@
 
 namespace herald {
 
-Conn::Conn(EventLoop& loop, uint64_t id, int fd, std::string remote_ip)
-    : loop_(loop), id_(id), fd_(fd), remote_ip_(std::move(remote_ip)) {}
+Conn::Conn(EventLoop& loop, uint64_t id, int fd, std::string remote_ip, std::shared_ptr<void> peer)
+    : loop_(loop), id_(id), fd_(fd), remote_ip_(std::move(remote_ip)), peer_(std::move(peer)) {}
 
 Conn::~Conn() = default;
 

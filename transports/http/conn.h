@@ -51,7 +51,7 @@ class ConnHandler {
 
 class Conn {
  public:
-  Conn(EventLoop& loop, uint64_t id, int fd, std::string remote_ip);
+  Conn(EventLoop& loop, uint64_t id, int fd, std::string remote_ip, std::shared_ptr<void> peer);
   ~Conn();
 
   [[nodiscard]] uint64_t id() const { return id_; }
@@ -107,6 +107,7 @@ class Conn {
   uint64_t id_;
   int fd_;
   std::string remote_ip_;
+  std::shared_ptr<void> peer_;  // the HTTP library's handle; released at close
   std::unique_ptr<TlsStream> tls_;  // null on a plain connection
   std::string input_;
   std::vector<Chunk> outbox_;

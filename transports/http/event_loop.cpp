@@ -39,17 +39,15 @@ EventLoop::EventLoop(size_t index, ServerContext& ctx, LoopBackend& backend)
 }
 
 EventLoop::~EventLoop() {
-  for (auto& c : conns_)
-    if (c) backend_.close_peer(c->fd_);
   ::close(wake_fd_);
   ::close(timer_fd_);
 }
 
-void EventLoop::attach(int fd, std::string remote_ip) {
+void EventLoop::attach(int fd, std::shared_ptr<void> peer, std::string remote_ip) {
   if (fd < 0 || fd >= (1 << 24)) return;
   if (static_cast<size_t>(fd) >= conns_.size()) conns_.resize(static_cast<size_t>(fd) + 1024);
   const uint64_t id = (next_serial_++ << 24) | static_cast<uint64_t>(fd);
-  conns_[fd] = std::make_unique<Conn>(*this, id, fd, std::move(remote_ip));
+  conns_[fd] = std::make_unique<Conn>(*this, id, fd, std::move(remote_ip), std::move(peer));
   Conn& conn = *conns_[fd];
   conn.last_active_ms_ = now_ms_;
   if (ctx_.tls) {

@@ -1,8 +1,9 @@
 #pragma once
-// Herald's event loop: one per worker thread, which runs it on its epoll set and
-// hands it the connections it accepts (http_server.cpp). The loop does everything
-// after accept: reading, cutting requests, routing, protocol take-over, the fan-out
-// of messages pulled from the hub's ring, batched writes, heartbeats and closes.
+// Herald's event loop: one per HTTP worker thread. The HTTP library accepts
+// connections and runs the epoll loop; everything after accept is ours: reading,
+// cutting requests, routing, protocol take-over, the fan-out of messages pulled from
+// the hub's ring, batched writes, heartbeats and closes. See http_server.cpp for the
+// glue to the library.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -44,7 +45,7 @@ struct ServerContext {
   std::unordered_map<std::string, uint32_t> per_ip;
 };
 
-// What a loop asks of the thread that runs it (its epoll set). Loop thread only.
+// The part of the HTTP library a loop needs. Loop thread only.
 class LoopBackend {
  public:
   virtual ~LoopBackend() = default;
@@ -57,8 +58,8 @@ class EventLoop final : public LoopWaker {
   EventLoop(size_t index, ServerContext& ctx, LoopBackend& backend);
   ~EventLoop() override;
 
-  // --- called by the thread that runs this loop (http_server.cpp) ---
-  void attach(int fd, std::string remote_ip);
+  // --- called by the HTTP library glue, on this loop's thread ---
+  void attach(int fd, std::shared_ptr<void> peer, std::string remote_ip);
   [[nodiscard]] bool owns(int fd) const;
   void on_io(int fd, bool readable, bool writable);
   void on_wake();

@@ -1,17 +1,15 @@
 #pragma once
-// The listening socket and the worker threads. Each thread runs one epoll set and one
-// Herald EventLoop, which owns every connection that thread accepted: reading,
-// cutting requests, routing, protocol take-over, fan-out, batched writes, closes.
-// Every thread watches the listening socket (EPOLLEXCLUSIVE: one idle thread is woken
-// per new connection) and accepts for itself, so a connection never changes thread
-// and costs no hand-off.
+// The one place that knows the HTTP library (Pistache). It accepts connections and
+// runs one epoll loop per worker thread; each worker's loop is a Herald EventLoop,
+// which takes every connection over right after accept. No transport includes
+// Pistache: they see EventLoop, Conn and HttpRequest only.
 //
-// Why not an HTTP library: Herald needs long streams, WebSocket, bounded write
-// queues and writes from the owning loop only. The one we used (Pistache 0.0.5)
-// killed long responses, crashed on cross-thread flushes, queued writes by
-// descriptor number, bounded nothing, and spent about 850 bytes per connection on
-// state Herald never used (a write deque, a peer object and two map entries);
-// shared/notes/pistache.md has the measurements.
+// Why take connections over instead of using Pistache's request/response API: in the
+// packaged 0.0.5, long responses are killed by its idle checker (with a 408 written
+// into the stream), ResponseStream crashes when flushed from another thread, writes
+// are queued per descriptor number (a late write can reach the next connection that
+// reuses the number), each peer's write queue is unbounded, there is no WebSocket,
+// and repeated query keys collapse into one. Measured in shared/notes/pistache.md.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -88,7 +88,7 @@ TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 std::unique_ptr<TlsStream> TlsContext::accept(int fd) const {
   SSL* ssl = SSL_new(ctx_);
   if (!ssl) return nullptr;
-  // The socket stays ours (BIO_NOCLOSE): the loop closes it through its backend.
+  // The socket stays ours (BIO_NOCLOSE): the loop closes it through the HTTP library.
   if (SSL_set_fd(ssl, fd) != 1) {
     SSL_free(ssl);
     return nullptr;

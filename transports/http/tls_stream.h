@@ -1,12 +1,13 @@
 #pragma once
-// TLS for Herald's own connections (https and wss on the one port). The handshake,
-// every read and every write happen in the EventLoop that owns
+// TLS for Herald's own connections (https and wss on the one port). Pistache only
+// accepts: the handshake, every read and every write happen in the EventLoop that owns
 // the connection, through the TlsStream below, on the non-blocking socket. A plain
 // connection has no TlsStream and keeps its recv/sendmsg path; the loop branches once
 // per read and per write.
 //
-// (An HTTP library's SSL mode would not do: Pistache's ran SSL_accept blocking in its
-// accept thread, so one slow client stalled every accept.)
+// Pistache's own SSL mode is not used: it runs SSL_accept blocking in its accept
+// thread (one slow client stalls every accept) and reads through SSL itself, while
+// Herald reads and writes the descriptor directly.
 #include <sys/types.h>
 #include <sys/uio.h>
 
