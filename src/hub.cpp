@@ -11,7 +11,20 @@ Hub::Hub(HistoryLimits limits, Metrics& metrics, size_t ring_capacity)
 Hub::Hub(HistoryLimitsFn limits, Metrics& metrics, size_t ring_capacity)
     : history_(std::move(limits)), metrics_(metrics), ring_(ring_capacity) {}
 
-void Hub::add_loop(LoopWaker* loop) { loops_.push_back(loop); }
+void Hub::add_loop(LoopWaker* loop) {
+  std::lock_guard lock(loops_mu_);
+  loops_.push_back(loop);
+}
+
+void Hub::detach_loops() {
+  std::lock_guard lock(loops_mu_);
+  loops_.clear();
+}
+
+void Hub::wake_loops() {
+  std::lock_guard lock(loops_mu_);
+  for (auto* loop : loops_) loop->wake();
+}
 
 void Hub::on_message(MessagePtr message) {
   const int64_t now = unix_ms();
@@ -25,7 +38,7 @@ void Hub::on_message(MessagePtr message) {
     ring_[ring_next_ % ring_.size()] = std::move(message);
     ++ring_next_;
   }
-  for (auto* loop : loops_) loop->wake();
+  wake_loops();
 }
 
 void Hub::on_epoch(const std::string& epoch) { history_.set_epoch(epoch); }
@@ -40,7 +53,7 @@ void Hub::push_event(MessagePtr event) {
     ring_[ring_next_ % ring_.size()] = std::move(event);
     ++ring_next_;
   }
-  for (auto* loop : loops_) loop->wake();
+  wake_loops();
 }
 
 bool Hub::read(uint64_t& next, std::vector<MessagePtr>& out) const {

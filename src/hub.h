@@ -41,6 +41,9 @@ class Hub final : public BrokerSink {
   void set_presence(Presence* presence) { presence_ = presence; }
   [[nodiscard]] Presence* presence() const { return presence_; }
   void add_loop(LoopWaker* loop);  // before the broker starts
+  // Before the loops are destroyed: the broker thread may still deliver until it is
+  // stopped, and from here on its messages wake nobody. Any thread.
+  void detach_loops();
 
   // BrokerSink: the broker's delivery thread.
   void on_message(MessagePtr message) override;
@@ -68,10 +71,13 @@ class Hub final : public BrokerSink {
   Metrics& metrics() { return metrics_; }
 
  private:
+  void wake_loops();
+
   History history_;
   Metrics& metrics_;
   Broker* broker_ = nullptr;
   Presence* presence_ = nullptr;
+  std::mutex loops_mu_;  // held while waking, so detach_loops() waits out a wake in progress
   std::vector<LoopWaker*> loops_;
 
   mutable std::mutex ring_mu_;

@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
     spdlog::info("stopping with {} connections left", metrics.http_connections.load());
     inspect.stop();
     presence.stop();  // before the loops go: it pushes events to them
+    hub.detach_loops();  // the broker may deliver until broker->stop(); the loops go now
     server.stop();
     broker->stop();
     return 0;
