@@ -129,7 +129,17 @@ TokenResult verify_token(std::string_view token, std::string_view secret, int64_
   }
   if (auto e = claims.find("exp"); e != claims.end()) {
     if (!e->is_number()) return invalid("claim 'exp' must be a number of seconds");
-    out.exp = e->get<int64_t>();
+    // RFC 7519 allows any JSON number; one past int64 cannot be converted (undefined
+    // behaviour for a double, a negative wrap for an unsigned): clamp first.
+    constexpr int64_t kFar = INT64_MAX;
+    if (e->is_number_float()) {
+      const double d = e->get<double>();
+      out.exp = d >= 9e18 ? kFar : d <= 0 ? -1 : static_cast<int64_t>(d);
+    } else if (e->is_number_unsigned()) {
+      out.exp = e->get<uint64_t>() > static_cast<uint64_t>(kFar) ? kFar : e->get<int64_t>();
+    } else {
+      out.exp = e->get<int64_t>();
+    }
     if (out.exp <= now_s) return {std::nullopt, {"token_expired", "the token expired; get a new one"}};
   }
   if (!read_patterns(claims, "channels", out.channels) || !read_patterns(claims, "publish", out.publish))

@@ -44,6 +44,18 @@ TEST_CASE("tokens: signed claims verify, anything altered does not") {
   REQUIRE_FALSE(verify_token(sign_token(R"({"inspect":"yes"})", secret), secret, 1000).claims);
 }
 
+// Found by fuzz_token: an `exp` past int64 was converted with undefined behaviour.
+TEST_CASE("tokens: any numeric exp is compared without overflow") {
+  const std::string secret = "s3cret";
+  auto exp_of = [&](const char* claims) { return verify_token(sign_token(claims, secret), secret, 1000); };
+  REQUIRE(exp_of(R"({"exp":1e300})").claims->exp == INT64_MAX);
+  REQUIRE(exp_of(R"({"exp":18446744073709551615})").claims->exp == INT64_MAX);
+  REQUIRE(exp_of(R"({"exp":2000.5})").claims->exp == 2000);
+  REQUIRE(exp_of(R"({"exp":-1e300})").error.code == "token_expired");
+  REQUIRE(exp_of(R"({"exp":0.5})").error.code == "token_expired");
+  REQUIRE(exp_of(R"({"exp":-5})").error.code == "token_expired");
+}
+
 TEST_CASE("patterns: exact names, prefixes ending in *, and *") {
   REQUIRE(pattern_matches("*", "anything:at-all"));
   REQUIRE(pattern_matches("a:*", "a:"));
