@@ -13,7 +13,8 @@ namespace {
 NamespacePolicy read_policy(const nlohmann::json& j, NamespacePolicy base, const std::string& where) {
   if (!j.is_object()) throw std::invalid_argument(where + ": expected an object");
   for (const auto& [key, value] : j.items()) {
-    auto fail = [&](const char* what) { throw std::invalid_argument(where + "." + key + ": " + what); };
+    // `&key = key`: clang before 16 (the fuzzers' compiler) cannot capture a structured binding.
+    auto fail = [&, &key = key](const char* what) { throw std::invalid_argument(where + "." + key + ": " + what); };
     if (key == "private") {
       if (!value.is_boolean()) fail("expected true or false");
       base.is_private = value.get<bool>();
