@@ -6,10 +6,10 @@
 namespace herald {
 
 Hub::Hub(HistoryLimits limits, Metrics& metrics, size_t ring_capacity)
-    : history_(limits), metrics_(metrics), ring_(ring_capacity) {}
+    : history_(limits), metrics_(metrics), ring_(ring_capacity), unread_(ring_capacity) {}
 
 Hub::Hub(HistoryLimitsFn limits, Metrics& metrics, size_t ring_capacity)
-    : history_(std::move(limits)), metrics_(metrics), ring_(ring_capacity) {}
+    : history_(std::move(limits)), metrics_(metrics), ring_(ring_capacity), unread_(ring_capacity) {}
 
 void Hub::add_loop(LoopWaker* loop) {
   std::lock_guard lock(loops_mu_);
@@ -36,6 +36,7 @@ void Hub::on_message(MessagePtr message) {
   {
     std::lock_guard lock(ring_mu_);
     ring_[ring_next_ % ring_.size()] = std::move(message);
+    unread_[ring_next_ % ring_.size()] = static_cast<uint32_t>(loops_.size());
     ++ring_next_;
   }
   wake_loops();
@@ -51,19 +52,29 @@ void Hub::push_event(MessagePtr event) {
   {
     std::lock_guard lock(ring_mu_);
     ring_[ring_next_ % ring_.size()] = std::move(event);
+    unread_[ring_next_ % ring_.size()] = static_cast<uint32_t>(loops_.size());
     ++ring_next_;
   }
   wake_loops();
 }
 
-bool Hub::read(uint64_t& next, std::vector<MessagePtr>& out) const {
+bool Hub::read(uint64_t& next, std::vector<MessagePtr>& out) {
   std::lock_guard lock(ring_mu_);
   bool complete = true;
   if (ring_next_ - next > ring_.size()) {
     next = ring_next_ - ring_.size();
     complete = false;
   }
-  for (; next < ring_next_; ++next) out.push_back(ring_[next % ring_.size()]);
+  for (; next < ring_next_; ++next) {
+    const size_t slot = next % ring_.size();
+    // Without this, a ring of 65536 slots kept that many messages (large ones: GBs)
+    // alive long after every loop had sent them.
+    if (unread_[slot] > 0 && --unread_[slot] == 0) {
+      out.push_back(std::move(ring_[slot]));
+    } else {
+      out.push_back(ring_[slot]);
+    }
+  }
   return complete;
 }
 

@@ -56,7 +56,9 @@ class Hub final : public BrokerSink {
 
   // Loop side: appends the messages from ring position `next` on and advances it.
   // Returns false when some were already overwritten (the loop lagged too far).
-  [[nodiscard]] bool read(uint64_t& next, std::vector<MessagePtr>& out) const;
+  // The last registered loop to read a slot empties it, so the ring holds only
+  // messages some loop has yet to fan out, not the last `ring_capacity` ones.
+  [[nodiscard]] bool read(uint64_t& next, std::vector<MessagePtr>& out);
   [[nodiscard]] uint64_t ring_position() const;
 
   // Node-wide count of local subscriptions per channel (one per session); the broker
@@ -82,6 +84,7 @@ class Hub final : public BrokerSink {
 
   mutable std::mutex ring_mu_;
   std::vector<MessagePtr> ring_;
+  std::vector<uint32_t> unread_;  // per slot: registered loops that have not read it yet
   uint64_t ring_next_ = 0;
   int64_t last_expiry_ms_ = 0;
 

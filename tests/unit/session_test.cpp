@@ -121,3 +121,28 @@ TEST_CASE("the dispatch ring is bounded and reports a loop that fell behind") {
   REQUIRE(out.front()->cursor.seq == 13);
   REQUIRE(pos == 20);
 }
+
+// Found by the soak test: the ring kept its last 65536 messages alive (GBs of large
+// ones) long after every loop had sent them.
+TEST_CASE("the dispatch ring lets go of a message once every loop has read it") {
+  struct NoWake final : LoopWaker {
+    void wake() override {}
+  } loop_a, loop_b;
+  Metrics metrics;
+  Hub hub({1, std::chrono::hours(1)}, metrics, 8);
+  hub.add_loop(&loop_a);
+  hub.add_loop(&loop_b);
+  hub.on_epoch("e");
+  hub.on_message(msg("a", 1));
+  hub.on_message(msg("a", 2));  // history keeps one: message 1 now lives in the ring only
+  uint64_t pos_a = 0, pos_b = 0;
+  std::vector<MessagePtr> out;
+  REQUIRE(hub.read(pos_a, out));
+  std::weak_ptr<MessagePtr::element_type> first = out.at(0);
+  out.clear();
+  REQUIRE_FALSE(first.expired());  // loop b has yet to read it
+  REQUIRE(hub.read(pos_b, out));
+  REQUIRE(out.at(0)->cursor.seq == 1);
+  out.clear();
+  REQUIRE(first.expired());
+}
