@@ -2,7 +2,7 @@
 # Needs clang. The codec sources are compiled into each target (instead of linking
 # herald_ws_codec) so they carry the fuzzer's coverage instrumentation and the
 # sanitizers; herald_core must exist (the full tree or tests/fuzz/standalone).
-# Run them with tests/fuzz/run_ws_fuzz.sh.
+# Run them with tests/fuzz/run_fuzz.sh.
 include_guard(GLOBAL)
 
 if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
