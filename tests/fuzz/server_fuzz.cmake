@@ -11,8 +11,8 @@ if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
 endif()
 find_package(Threads REQUIRED)
 find_package(nlohmann_json REQUIRED)
-if(NOT TARGET OpenSSL::Crypto)
-  find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+if(NOT TARGET OpenSSL::SSL)
+  find_package(OpenSSL REQUIRED COMPONENTS SSL Crypto)
 endif()
 
 get_filename_component(HERALD_FUZZ_ROOT ${CMAKE_CURRENT_LIST_DIR}/../.. ABSOLUTE)
@@ -20,9 +20,11 @@ set(_r ${HERALD_FUZZ_ROOT})
 add_library(herald_fuzz_node STATIC
   ${_r}/src/channel_name.cpp ${_r}/src/config.cpp ${_r}/src/cursor.cpp ${_r}/src/history.cpp ${_r}/src/hub.cpp
   ${_r}/src/local_subscriptions.cpp ${_r}/src/subscribe_request.cpp ${_r}/src/message.cpp ${_r}/src/metrics.cpp
-  ${_r}/src/namespaces.cpp ${_r}/src/session.cpp ${_r}/src/auth/access.cpp ${_r}/src/auth/jwt.cpp
+  ${_r}/src/namespaces.cpp ${_r}/src/session.cpp ${_r}/src/conflation.cpp ${_r}/src/inspect_stats.cpp
+  ${_r}/src/auth/access.cpp ${_r}/src/auth/jwt.cpp
   ${_r}/transports/http/conn.cpp ${_r}/transports/http/event_loop.cpp ${_r}/transports/http/http_request.cpp
   ${_r}/transports/http/http_response.cpp ${_r}/transports/http/request_auth.cpp
+  ${_r}/transports/http/tls_stream.cpp
   ${_r}/transports/sse/sse_transport.cpp ${_r}/transports/longpoll/longpoll_transport.cpp
   ${_r}/transports/websocket/websocket_transport.cpp ${_r}/transports/websocket/ws_session.cpp
   ${_r}/transports/websocket/ws_codec.cpp ${_r}/transports/websocket/ws_utf8.cpp
@@ -34,7 +36,8 @@ target_compile_features(herald_fuzz_node PUBLIC cxx_std_20)
 target_compile_definitions(herald_fuzz_node PRIVATE HERALD_SOURCE_DIR="${_r}")
 target_compile_options(herald_fuzz_node PUBLIC -fsanitize=fuzzer-no-link,address,undefined
                                                -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
-target_link_libraries(herald_fuzz_node PUBLIC Threads::Threads nlohmann_json::nlohmann_json OpenSSL::Crypto)
+target_link_libraries(herald_fuzz_node PUBLIC Threads::Threads nlohmann_json::nlohmann_json OpenSSL::SSL
+                                              OpenSSL::Crypto)
 
 foreach(target fuzz_ws_commands fuzz_publish_body fuzz_query fuzz_token fuzz_namespaces)
   add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.cpp)
