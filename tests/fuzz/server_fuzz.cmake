@@ -21,6 +21,7 @@ add_library(herald_fuzz_node STATIC
   ${_r}/src/channel_name.cpp ${_r}/src/config.cpp ${_r}/src/cursor.cpp ${_r}/src/history.cpp ${_r}/src/hub.cpp
   ${_r}/src/local_subscriptions.cpp ${_r}/src/subscribe_request.cpp ${_r}/src/message.cpp ${_r}/src/metrics.cpp
   ${_r}/src/namespaces.cpp ${_r}/src/session.cpp ${_r}/src/conflation.cpp ${_r}/src/inspect_stats.cpp
+  ${_r}/src/presence.cpp ${_r}/src/presence_table.cpp
   ${_r}/src/auth/access.cpp ${_r}/src/auth/jwt.cpp
   ${_r}/transports/http/conn.cpp ${_r}/transports/http/event_loop.cpp ${_r}/transports/http/http_request.cpp
   ${_r}/transports/http/http_response.cpp ${_r}/transports/http/request_auth.cpp
@@ -30,6 +31,7 @@ add_library(herald_fuzz_node STATIC
   ${_r}/transports/websocket/ws_codec.cpp ${_r}/transports/websocket/ws_utf8.cpp
   ${_r}/transports/websocket/ws_handshake.cpp
   ${_r}/broker/memory/broker_memory.cpp ${_r}/src/server/api_routes.cpp ${_r}/src/server/publish_api.cpp
+  ${_r}/src/server/presence_api.cpp
   ${CMAKE_CURRENT_LIST_DIR}/fuzz_node.cpp)
 target_include_directories(herald_fuzz_node PUBLIC ${_r})
 target_compile_features(herald_fuzz_node PUBLIC cxx_std_20)
