@@ -14,11 +14,13 @@ Hub::Hub(HistoryLimitsFn limits, Metrics& metrics, size_t ring_capacity)
 void Hub::add_loop(LoopWaker* loop) {
   std::lock_guard lock(loops_mu_);
   loops_.push_back(loop);
+  readers_ = static_cast<uint32_t>(loops_.size());
 }
 
 void Hub::detach_loops() {
   std::lock_guard lock(loops_mu_);
   loops_.clear();
+  readers_ = 0;
 }
 
 void Hub::wake_loops() {
@@ -36,7 +38,7 @@ void Hub::on_message(MessagePtr message) {
   {
     std::lock_guard lock(ring_mu_);
     ring_[ring_next_ % ring_.size()] = std::move(message);
-    unread_[ring_next_ % ring_.size()] = static_cast<uint32_t>(loops_.size());
+    unread_[ring_next_ % ring_.size()] = readers_.load();
     ++ring_next_;
   }
   wake_loops();
@@ -52,7 +54,7 @@ void Hub::push_event(MessagePtr event) {
   {
     std::lock_guard lock(ring_mu_);
     ring_[ring_next_ % ring_.size()] = std::move(event);
-    unread_[ring_next_ % ring_.size()] = static_cast<uint32_t>(loops_.size());
+    unread_[ring_next_ % ring_.size()] = readers_.load();
     ++ring_next_;
   }
   wake_loops();

@@ -81,6 +81,7 @@ class Hub final : public BrokerSink {
   Presence* presence_ = nullptr;
   std::mutex loops_mu_;  // held while waking, so detach_loops() waits out a wake in progress
   std::vector<LoopWaker*> loops_;
+  std::atomic<uint32_t> readers_{0};  // loops_.size(), readable without loops_mu_
 
   mutable std::mutex ring_mu_;
   std::vector<MessagePtr> ring_;
