@@ -7,6 +7,7 @@
 #include "src/clock.h"
 #include "src/message.h"
 #include "transports/http/http_response.h"
+#include "transports/sse/sse_transport.h"
 
 namespace herald {
 namespace {
@@ -119,14 +120,7 @@ void handle_inspect_stream(InspectFeed& feed, EventLoop& loop, Conn& conn, HttpR
     return;
   }
   const bool chunked = req.version == "HTTP/1.1";
-  std::string head =
-      "HTTP/1.1 200 OK\r\n"
-      "Content-Type: text/event-stream; charset=utf-8\r\n"
-      "Cache-Control: no-cache, no-transform\r\n"
-      "X-Accel-Buffering: no\r\n";
-  head += kCorsHeaders;
-  head += chunked ? "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-  conn.write(std::move(head));
+  conn.write(sse_response_head(chunked));
   auto stream = std::make_unique<InspectStream>(feed, conn, chunked, loop.now_ms());
   InspectStream& s = *stream;
   conn.take_over(std::move(stream), TransportKind::Sse);

@@ -93,6 +93,17 @@ class SseStream final : public ConnHandler, public SessionWire {
 
 }  // namespace
 
+std::string sse_response_head(bool chunked) {
+  std::string head =
+      "HTTP/1.1 200 OK\r\n"
+      "Content-Type: text/event-stream; charset=utf-8\r\n"
+      "Cache-Control: no-cache, no-transform\r\n"
+      "X-Accel-Buffering: no\r\n";
+  head += kCorsHeaders;
+  head += chunked ? "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+  return head;
+}
+
 void handle_sse(EventLoop& loop, Conn& conn, HttpRequest& req) {
   if (req.method != "GET") {
     conn.write(http_response(405, "application/json", json_error_body("method_not_allowed", "use GET for /sse"),
@@ -119,14 +130,7 @@ void handle_sse(EventLoop& loop, Conn& conn, HttpRequest& req) {
   }
 
   const bool chunked = req.version == "HTTP/1.1";
-  std::string head =
-      "HTTP/1.1 200 OK\r\n"
-      "Content-Type: text/event-stream; charset=utf-8\r\n"
-      "Cache-Control: no-cache, no-transform\r\n"
-      "X-Accel-Buffering: no\r\n";
-  head += kCorsHeaders;
-  head += chunked ? "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-  conn.write(std::move(head));
+  conn.write(sse_response_head(chunked));
 
   auto stream = std::make_unique<SseStream>(loop, conn, chunked, claims ? claims->exp : 0);
   SseStream& s = *stream;
