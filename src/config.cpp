@@ -51,7 +51,7 @@ const std::map<std::string, std::pair<Setter, const char*>>& options() {
                        "require 'Authorization: Bearer KEY' on POST /api/publish"}},
       {"history", {[](Config& c, const std::string& f, const std::string& v) { c.history = to_int(f, v, 1, 10000000); },
                    "messages kept per channel for resume (default 1000)"}},
-      {"history-age", {[](Config& c, const std::string& f, const std::string& v) { c.history_age_s = to_int(f, v, 1, 86400 * 30); },
+      {"history-age", {[](Config& c, const std::string& f, const std::string& v) { c.history_age_s = to_int(f, v, 1, kMaxHistoryAgeSeconds); },
                        "seconds a message is kept for resume (default 3600)"}},
       {"threads", {[](Config& c, const std::string& f, const std::string& v) { c.threads = to_int(f, v, 1, 256); },
                    "event-loop threads (default 2)"}},

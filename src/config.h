@@ -9,13 +9,17 @@
 
 namespace herald {
 
+// History is kept at most 30 days: the bound of --history-age and of a namespace's
+// history_age (a larger number of seconds would overflow the age in milliseconds).
+inline constexpr int64_t kMaxHistoryAgeSeconds = 86400 * 30;
+
 struct Config {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;
   std::string broker = "memory";
   std::string publish_key;
   size_t history = 1000;           // messages kept per channel
-  int64_t history_age_s = 3600;    // and for at most this long
+  int64_t history_age_s = 3600;    // and for at most this long (kMaxHistoryAgeSeconds)
   size_t threads = 2;              // event loops
   std::string node_id;
   std::string log_level = "info";

@@ -28,7 +28,9 @@ NamespacePolicy read_policy(const nlohmann::json& j, NamespacePolicy base, const
       if (!value.is_number_unsigned() || value.get<size_t>() < 1) fail("expected a positive integer");
       base.history = value.get<size_t>();
     } else if (key == "history_age") {
-      if (!value.is_number_unsigned() || value.get<int64_t>() < 1) fail("expected seconds, a positive integer");
+      if (!value.is_number_unsigned() || value.get<uint64_t>() < 1 || value.get<uint64_t>() > kMaxHistoryAgeSeconds)
+        fail("expected seconds, a positive integer up to 2592000 (30 days)");
+      static_assert(kMaxHistoryAgeSeconds == 2592000, "the message above names the bound");
       base.history_age_s = value.get<int64_t>();
     } else if (key == "slow_consumer") {
       const std::string v = value.is_string() ? value.get<std::string>() : "";

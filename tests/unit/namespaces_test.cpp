@@ -36,6 +36,9 @@ TEST_CASE("a bad config file names the field") {
   for (const auto& [json, needle] : std::vector<std::pair<std::string, std::string>>{
            {"{", "not a JSON object"},
            {R"({"namespaces":{"a":{"private":"yes"}}})", "namespaces.a.private"},
+           // Found by fuzz_namespaces: seconds past 30 days overflowed the age in milliseconds.
+           {R"({"default":{"history_age":9223372036854057878}})", "default.history_age: expected seconds"},
+           {R"({"default":{"history_age":2592001}})", "up to 2592000"},
            {R"({"namespaces":{"a":{"histroy":3}}})", "unknown setting"},
            {R"({"namespaces":{"a b":{}}})", "not a namespace name"},
            {R"({"defaults":{}})", "unknown key"},
