@@ -38,17 +38,28 @@ namespace {
 using Clock = std::chrono::steady_clock;
 const std::vector<Transport> kAll{Transport::WebSocket, Transport::Sse, Transport::LongPoll};
 
-// Everything a client reported, for the test thread to wait on and inspect.
-struct Recorder {
-  // Recursive: wait() predicates call of()/count(), which lock again.
-  std::recursive_mutex mu;
-  std::condition_variable_any cv;
+// Everything a client reported.
+struct Reports {
   std::vector<Envelope> messages;
   std::vector<herald::client::Gap> gaps;
   std::vector<Transport> transports;
   std::vector<Clock::time_point> connected_at;
   std::vector<herald::client::Error> errors;
   std::vector<Clock::time_point> rounds_failed_at;
+};
+
+// Reports filled on the client's thread, for the test thread to wait on (predicates
+// run under the lock) and inspect through seen(), a copy taken under the lock: the
+// client may still be reporting (retries after a refusal add errors).
+struct Recorder : Reports {
+  // Recursive: wait() predicates call of()/count(), which lock again.
+  std::recursive_mutex mu;
+  std::condition_variable_any cv;
+
+  Reports seen() {
+    std::lock_guard lock(mu);
+    return static_cast<const Reports&>(*this);
+  }
 
   void attach(Client& c) {
     c.on_message([this](const Envelope& e) { add([&] { messages.push_back(e); }); });
@@ -197,8 +208,8 @@ TEST_CASE("each transport delivers a published sequence in order, each message o
     REQUIRE(ids_of(got) == ids);
     for (int i = 0; i < 25; ++i) CHECK(got[i].data == json{{"n", i}});
     CHECK(got[0].ts > 0);
-    CHECK(rec.gaps.empty());
-    CHECK(rec.transports == std::vector<Transport>{t});
+    CHECK(rec.seen().gaps.empty());
+    CHECK(rec.seen().transports == std::vector<Transport>{t});
     c.stop();
   }
 }
@@ -267,7 +278,7 @@ TEST_CASE("auto picks websocket first") {
   c.subscribe("auto:1");
   c.start();
   REQUIRE(rec.wait([&] { return !rec.transports.empty(); }));
-  CHECK(rec.transports.front() == Transport::WebSocket);
+  CHECK(rec.seen().transports.front() == Transport::WebSocket);
   CHECK(c.transport() == Transport::WebSocket);
 }
 
@@ -282,12 +293,12 @@ TEST_CASE("WebSocket refused by a proxy: fall back to SSE, fail back once it pas
   c.subscribe("fb");
   c.start();
   REQUIRE(rec.wait([&] { return !rec.transports.empty(); }));
-  CHECK(rec.transports.front() == Transport::Sse);
+  CHECK(rec.seen().transports.front() == Transport::Sse);
   {
     std::lock_guard lock(rec.mu);
-    REQUIRE_FALSE(rec.errors.empty());
-    CHECK(rec.errors.front().code == "http_403");
-    CHECK(rec.errors.front().transport == Transport::WebSocket);
+    REQUIRE_FALSE(rec.seen().errors.empty());
+    CHECK(rec.seen().errors.front().code == "http_403");
+    CHECK(rec.seen().errors.front().transport == Transport::WebSocket);
   }
   REQUIRE(wait_subscribed(c, "fb"));
   Client pub(fast_options(h.url()));
@@ -297,14 +308,14 @@ TEST_CASE("WebSocket refused by a proxy: fall back to SSE, fail back once it pas
   // The better transport is retried in the background and takes over.
   proxy.set_mode(UpgradeProxy::Mode::Pass);
   REQUIRE(rec.wait([&] { return rec.transports.size() >= 2; }, 5s));
-  CHECK(rec.transports[1] == Transport::WebSocket);
+  CHECK(rec.seen().transports[1] == Transport::WebSocket);
   CHECK(c.transport() == Transport::WebSocket);
   const auto more = publish_numbers(pub, "fb", 3, 6);
   ids.insert(ids.end(), more.begin(), more.end());
   REQUIRE(rec.wait([&] { return rec.count("fb") >= 6; }));
   std::this_thread::sleep_for(150ms);
   CHECK(ids_of(rec.of("fb")) == ids);
-  CHECK(rec.gaps.empty());
+  CHECK(rec.seen().gaps.empty());
 }
 
 TEST_CASE("a WebSocket that never answers is given up after the probe timeout") {
@@ -320,16 +331,16 @@ TEST_CASE("a WebSocket that never answers is given up after the probe timeout") 
   c.start();
   REQUIRE(rec.wait([&] { return !rec.transports.empty(); }));
   const auto took = Clock::now() - started;
-  CHECK(rec.transports.front() == Transport::LongPoll);
+  CHECK(rec.seen().transports.front() == Transport::LongPoll);
   CHECK(took >= 450ms);
   CHECK(took < 3s);
   std::lock_guard lock(rec.mu);
-  REQUIRE_FALSE(rec.errors.empty());
+  REQUIRE_FALSE(rec.seen().errors.empty());
   // The client's probe timer and the transport's own handshake deadline expire
   // together; either may report first.
-  const auto& code = rec.errors.front().code;
+  const auto code = rec.seen().errors.front().code;
   CHECK((code == "probe_timeout" || code == "handshake_failed"));
-  CHECK(rec.errors.front().transport == Transport::WebSocket);
+  CHECK(rec.seen().errors.front().transport == Transport::WebSocket);
 }
 
 TEST_CASE("resuming from a cursor replays what was missed; an unknown epoch is a gap") {
@@ -348,10 +359,10 @@ TEST_CASE("resuming from a cursor replays what was missed; an unknown epoch is a
     REQUIRE(rec.wait([&] { return rec.messages.size() >= 3 && !rec.gaps.empty(); }));
     std::this_thread::sleep_for(150ms);
     CHECK(ids_of(rec.of("resume")) == std::vector<std::string>(ids.begin() + 2, ids.end()));
-    REQUIRE(rec.gaps.size() == 1);
-    CHECK(rec.gaps[0].channel == other);
-    CHECK(rec.gaps[0].last_cursor == "zzzzzzzz-3");
-    CHECK(epoch_of(rec.gaps[0].cursor) == epoch_of(ids[0]));
+    REQUIRE(rec.seen().gaps.size() == 1);
+    CHECK(rec.seen().gaps[0].channel == other);
+    CHECK(rec.seen().gaps[0].last_cursor == "zzzzzzzz-3");
+    CHECK(epoch_of(rec.seen().gaps[0].cursor) == epoch_of(ids[0]));
     // Both channels go on live after the replay and the gap.
     REQUIRE(wait_subscribed(c, other));
     const auto live = publish_numbers(pub, other, 100, 102);
@@ -400,7 +411,7 @@ TEST_CASE("several channels share one connection; channels can be added on the f
     const auto a = ids_of(rec.of(channels[0]));
     REQUIRE(a.size() == 15);
     CHECK(std::vector<std::string>(a.begin() + 10, a.end()) == more_a);
-    CHECK(rec.transports.size() == 1);  // a replacement is not a reconnection
+    CHECK(rec.seen().transports.size() == 1);  // a replacement is not a reconnection
     REQUIRE(rec.wait([&] { return metric(h, gauge) == 1; }, 3s));
 
     c.unsubscribe(channels[1]);
@@ -482,13 +493,13 @@ TEST_CASE("a token opens private channels on every transport") {
     anonymous.subscribe("user:7");
     anonymous.start();
     REQUIRE(refused.wait([&] { return !refused.errors.empty(); }));
-    CHECK(refused.errors.front().code == "token_required");
-    CHECK(refused.errors.front().transport == t);
+    CHECK(refused.seen().errors.front().code == "token_required");
+    CHECK(refused.seen().errors.front().transport == t);
     if (t != Transport::WebSocket) {
       REQUIRE(refused.wait([&] { return !refused.rounds_failed_at.empty(); }));
-      CHECK(refused.transports.empty());
+      CHECK(refused.seen().transports.empty());
     }
-    CHECK(refused.messages.empty());
+    CHECK(refused.seen().messages.empty());
   }
 }
 
@@ -512,19 +523,19 @@ TEST_CASE("a server restarted on the same port: every transport reports the gap 
     // Embedded broker: the new process starts a new log (epoch), so the old cursor
     // cannot be resumed and the client must say so.
     REQUIRE(rec.wait([&] { return !rec.gaps.empty(); }));
-    CHECK(rec.gaps[0].channel == "live");
-    CHECK(rec.gaps[0].last_cursor == before.back());
-    CHECK(epoch_of(rec.gaps[0].cursor) != epoch_of(before.back()));
-    CHECK(rec.transports.size() == 2);
+    CHECK(rec.seen().gaps[0].channel == "live");
+    CHECK(rec.seen().gaps[0].last_cursor == before.back());
+    CHECK(epoch_of(rec.seen().gaps[0].cursor) != epoch_of(before.back()));
+    CHECK(rec.seen().transports.size() == 2);
 
     const auto after = publish_numbers(pub, "live", 3, 6);
-    CHECK(epoch_of(after[0]) == epoch_of(rec.gaps[0].cursor));
+    CHECK(epoch_of(after[0]) == epoch_of(rec.seen().gaps[0].cursor));
     REQUIRE(rec.wait([&] { return rec.count("live") >= 6; }));
     std::this_thread::sleep_for(150ms);
     auto all = before;
     all.insert(all.end(), after.begin(), after.end());
     CHECK(ids_of(rec.of("live")) == all);
-    CHECK(rec.gaps.size() == 1);
+    CHECK(rec.seen().gaps.size() == 1);
   }
 }
 
@@ -562,7 +573,7 @@ TEST_CASE("a server down for a while: reconnect attempts follow the backoff, the
   h = std::make_unique<HeraldProcess>(std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(port)});
   const auto up_at = Clock::now();
   REQUIRE(rec.wait([&] { return rec.transports.size() >= 2; }, 5s));
-  const size_t received_at_reconnect = rec.messages.size();
+  const size_t received_at_reconnect = rec.seen().messages.size();
   REQUIRE(rec.wait([&] { return rec.messages.size() >= received_at_reconnect + 5; }));
   publishing = false;
   publisher.join();

@@ -8,10 +8,8 @@ set(HERALD_CLUSTER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
 function(herald_cluster_tests)
   herald_integration_test(herald_cluster_tests
     ${HERALD_CLUSTER_TEST_DIR}/cluster_test.cpp
-    ${HERALD_CLUSTER_TEST_DIR}/cluster_drain_test.cpp
-    ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp ${HERALD_CLUSTER_TEST_DIR}/cluster_publish.cpp)
-  target_include_directories(herald_cluster_tests PRIVATE ${HERALD_CLUSTER_TEST_DIR})
-  target_link_libraries(herald_cluster_tests PRIVATE herald_broker_rabbitmq)
+    ${HERALD_CLUSTER_TEST_DIR}/cluster_drain_test.cpp)
+  target_link_libraries(herald_cluster_tests PRIVATE herald_cluster_support herald_broker_rabbitmq)
   add_test(NAME cluster COMMAND herald_cluster_tests "~[drain]")
   set_tests_properties(cluster PROPERTIES LABELS rabbitmq TIMEOUT 400)
   # A node drained with SIGTERM under its clients; its own RabbitMQ, about 30 s.
@@ -19,9 +17,7 @@ function(herald_cluster_tests)
   set_tests_properties(cluster_drain PROPERTIES LABELS rabbitmq TIMEOUT 120)
 
   # The cluster benchmark (bench/cluster_bench.sh runs it); no test.
-  add_executable(herald_cluster_bench ${HERALD_CLUSTER_TEST_DIR}/../../bench/cluster_bench.cpp
-                                      ${HERALD_CLUSTER_TEST_DIR}/cluster_support.cpp ${HERALD_CLUSTER_TEST_DIR}/cluster_publish.cpp)
-  target_include_directories(herald_cluster_bench PRIVATE ${HERALD_CLUSTER_TEST_DIR})
-  target_link_libraries(herald_cluster_bench PRIVATE herald_test_support)
+  add_executable(herald_cluster_bench ${HERALD_CLUSTER_TEST_DIR}/../../bench/cluster_bench.cpp)
+  target_link_libraries(herald_cluster_bench PRIVATE herald_cluster_support)
 endfunction()
 cmake_language(DEFER CALL herald_cluster_tests)

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -70,29 +72,48 @@ size_t Crowd::failures() const {
   return n;
 }
 
+std::string Crowd::first_failure() const {
+  for (const auto& c : clients_)
+    if (c.failed) return c.why;
+  return {};
+}
+
+void Crowd::fail(Client& c, std::string why) {
+  if (c.failed) return;
+  c.failed = true;
+  c.why = std::move(why);
+}
+
 void Crowd::send_poll(Client& c) {
   std::string q = "GET /poll?" + query_ + "&timeout=20";
   if (!c.cursor.empty()) q += "&since=" + c.cursor;
   q += " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  if (!send_all(c.fd, q)) c.failed = true;
+  if (!send_all(c.fd, q)) fail(c, "poll request not sent");
 }
 
 bool Crowd::connect(int timeout_ms) {
   for (size_t i = 0; i < clients_.size(); ++i) {
     auto& c = clients_[i];
     c.fd = connect_to(port_, static_cast<int>(i));
-    if (c.fd < 0) return false;
+    if (c.fd < 0) {
+      fail(c, std::string("connect: ") + std::strerror(errno));
+      return false;
+    }
+    std::string request;
     if (kind_ == CrowdKind::Sse) {
-      if (!send_all(c.fd, "GET /sse?" + query_ + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) return false;
+      request = "GET /sse?" + query_ + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     } else if (kind_ == CrowdKind::WebSocket) {
-      const std::string upgrade = "GET /ws?" + query_ +
-                                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-      if (!send_all(c.fd, upgrade)) return false;
+      request = "GET /ws?" + query_ +
+                " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     } else {
       // A first poll with timeout=0 answers at once with the head cursor; the next
       // poll continues from it, so nothing published after connect() is missed.
-      if (!send_all(c.fd, "GET /poll?" + query_ + "&timeout=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) return false;
+      request = "GET /poll?" + query_ + "&timeout=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    }
+    if (!send_all(c.fd, request)) {
+      fail(c, std::string("request not sent: ") + std::strerror(errno));
+      return false;
     }
   }
   return pump(timeout_ms, 0, true);
@@ -105,7 +126,7 @@ void Crowd::on_ws_bytes(Client& c) {
     auto end = c.in.find("\r\n\r\n");
     if (end == std::string::npos) return;
     if (c.in.compare(0, 12, "HTTP/1.1 101") != 0) {
-      c.failed = true;
+      fail(c, "upgrade refused: " + c.in.substr(0, c.in.find('\r')));
       return;
     }
     c.scan = end + 4;
@@ -134,8 +155,15 @@ void Crowd::on_ws_bytes(Client& c) {
       } else if (payload.find("\"op\":\"message\"") != std::string_view::npos && envelope_seq(payload, seq)) {
         c.seqs.push_back(seq);
       }
+    } else if ((p[0] & 0x0F) == 0x9) {
+      // Answered like any client (RFC 6455 5.5.2): herald drops a connection that
+      // leaves its pings unanswered, which a slow run (a sanitizer build) reaches.
+      std::string pong{'\x8A', static_cast<char>(0x80 | len), 0, 0, 0, 0};  // zero mask key
+      pong.append(payload);
+      if (!send_all(c.fd, pong)) fail(c, "pong not sent");
     } else if ((p[0] & 0x0F) == 0x8) {
-      c.failed = true;
+      const unsigned code = len >= 2 ? (unsigned{p[head]} << 8) | p[head + 1] : 0;
+      fail(c, "closed " + std::to_string(code) + " " + std::string(payload.substr(len >= 2 ? 2 : 0)));
     }
     c.scan += head + len;
   }
@@ -162,7 +190,7 @@ void Crowd::on_bytes(Client& c) {
       if (eol == std::string::npos) return;
       uint64_t seq = 0;
       if (!envelope_seq(std::string_view(c.in).substr(at + marker.size(), eol - at - marker.size()), seq)) {
-        c.failed = true;
+        fail(c, "unreadable SSE message");
         return;
       }
       c.seqs.push_back(seq);
@@ -178,16 +206,16 @@ void Crowd::on_bytes(Client& c) {
     if (head_end == std::string::npos) return;
     auto cl = c.in.find("Content-Length: ");
     if (cl == std::string::npos || cl > head_end) {
-      c.failed = true;
+      fail(c, "poll answer without Content-Length");
       return;
     }
     const size_t len = std::stoul(c.in.substr(cl + 16));
     if (c.in.size() < head_end + 4 + len) return;
-    if (c.in.compare(0, 12, "HTTP/1.1 200") != 0) c.failed = true;
+    if (c.in.compare(0, 12, "HTTP/1.1 200") != 0) fail(c, "poll answered " + c.in.substr(0, c.in.find('\r')));
     auto body = nlohmann::json::parse(c.in.substr(head_end + 4, len), nullptr, false);
     c.in.erase(0, head_end + 4 + len);
     if (body.is_discarded() || !body.contains("cursor")) {
-      c.failed = true;
+      fail(c, "poll answer without a cursor");
       return;
     }
     for (auto& m : body["messages"]) c.seqs.push_back(seq_of(m["id"].get<std::string>()));
@@ -215,7 +243,7 @@ bool Crowd::pump(int timeout_ms, size_t expected, bool wait_subscribed) {
       auto& c = clients_[i];
       ssize_t n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n <= 0) {
-        c.failed = true;
+        fail(c, n == 0 ? "connection closed by the server" : std::string("recv: ") + std::strerror(errno));
         continue;
       }
       c.in.append(buf, static_cast<size_t>(n));

@@ -23,6 +23,9 @@ class Crowd {
   [[nodiscard]] const std::vector<uint64_t>& received(size_t client) const { return clients_[client].seqs; }
   [[nodiscard]] size_t size() const { return clients_.size(); }
   [[nodiscard]] size_t failures() const;
+  // Why the first failed client failed (a close frame's code and reason, a status
+  // line, a reset), for the test's message; empty when none did.
+  [[nodiscard]] std::string first_failure() const;
 
  private:
   struct Client {
@@ -33,8 +36,10 @@ class Crowd {
     bool subscribed = false;
     bool upgraded = false;  // WebSocket: the 101 was read
     bool failed = false;
+    std::string why;  // set with `failed`
     size_t scan = 0;
   };
+  static void fail(Client& c, std::string why);
   void send_poll(Client& c);
   void on_bytes(Client& c);
   void on_ws_bytes(Client& c);

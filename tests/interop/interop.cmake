@@ -12,3 +12,7 @@ add_test(NAME ws_limits
           --client-publish-rate 5 --max-connections-per-ip 4 --
           /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/ws_limits.py)
 set_tests_properties(ws_limits PROPERTIES TIMEOUT 60)
+add_test(NAME ws_liveness
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/with_herald.sh $<TARGET_FILE:herald> --heartbeat 300 --ws-pong-timeout 700 --
+          /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/ws_liveness.py)
+set_tests_properties(ws_liveness PROPERTIES TIMEOUT 60)

@@ -3,14 +3,15 @@
 # any scratch project that defines herald_ws_codec first.
 include_guard(GLOBAL)
 
-if(NOT TARGET Catch2::Catch2)
+if(NOT TARGET herald_catch_main)
   find_package(Catch2 REQUIRED)
+  add_library(herald_catch_main OBJECT ${CMAKE_CURRENT_LIST_DIR}/core_main.cpp)
+  target_link_libraries(herald_catch_main PUBLIC Catch2::Catch2)
 endif()
 
 add_executable(herald_ws_unit_tests
-  ${CMAKE_CURRENT_LIST_DIR}/ws_main.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ws_codec_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ws_utf8_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ws_handshake_test.cpp)
-target_link_libraries(herald_ws_unit_tests PRIVATE herald_ws_codec Catch2::Catch2)
+target_link_libraries(herald_ws_unit_tests PRIVATE herald_ws_codec herald_catch_main)
 add_test(NAME ws_unit COMMAND herald_ws_unit_tests)
