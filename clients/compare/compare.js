@@ -1,6 +1,6 @@
 /*
  * Transports side by side: three Herald clients on one channel, each held to one
- * transport. Each client gets its own WebSocket and XMLHttpRequest stand-ins (the
+ * transport. Each client gets its own WebSocket, XMLHttpRequest and fetch stand-ins (the
  * client's `env` option) that count the bytes the page can see before handing
  * them to the client, so the panels can show bytes per message.
  *
@@ -236,7 +236,32 @@
       xhr.addEventListener('progress', read);
       return xhr;
     }
-    return { WebSocket: window.WebSocket ? CountingWebSocket : null, XMLHttpRequest: CountingXHR };
+    // fetch, which the client reads SSE streams with where bodies stream: the body
+    // is handed on through a stream that counts each chunk's bytes as it passes.
+    function countingFetch(url, init) {
+      wire.requests++;
+      return window.fetch(url, init).then(function (res) {
+        var head = ('HTTP/1.1 ' + res.status + ' ' + res.statusText + '\r\n').length + 2;
+        res.headers.forEach(function (value, name) { head += name.length + value.length + 4; });
+        wire.bytes += head;
+        if (!res.body) { return res; }
+        var reader = res.body.getReader();
+        var counted = new window.ReadableStream({
+          pull: function (out) {
+            return reader.read().then(function (chunk) {
+              if (chunk.done) { out.close(); return; }
+              wire.prev = wire.bytes;
+              wire.bytes += chunk.value.length;
+              out.enqueue(chunk.value);
+            });
+          },
+          cancel: function (why) { return reader.cancel(why); }
+        });
+        return new window.Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
+      });
+    }
+    return { WebSocket: window.WebSocket ? CountingWebSocket : null, XMLHttpRequest: CountingXHR,
+      fetch: window.fetch ? countingFetch : null };
   }
 
   function frameBytes(n) { return n + (n < 126 ? 2 : n < 65536 ? 4 : 10); }

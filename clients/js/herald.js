@@ -1,6 +1,6 @@
 /*
  * Herald client: one connection per Herald instance carries every subscribed
- * channel, over WebSocket, SSE (read through XHR streaming so heartbeat
+ * channel, over WebSocket, SSE (read through fetch or XHR streaming so heartbeat
  * comments are visible) or long-poll (XHR, or JSONP without CORS XHR).
  *
  * This file ships unbuilt to old browsers, so it is ES5 with no reserved words
@@ -71,9 +71,18 @@
 
   function defaultEnv() {
     var env = { WebSocket: root.WebSocket, XMLHttpRequest: root.XMLHttpRequest,
-      document: root.document, window: root.document ? root : null, fetch: root.fetch, sessionStorage: null };
+      document: root.document, window: root.document ? root : null, sessionStorage: null,
+      // Called as env.fetch(...), window's fetch would throw "Illegal invocation".
+      fetch: root.fetch ? function (url, init) { return root.fetch(url, init); } : null,
+      ReadableStream: root.ReadableStream, TextDecoder: root.TextDecoder, AbortController: root.AbortController };
     try { env.sessionStorage = root.sessionStorage || null; } catch (e) { /* blocked by privacy settings */ }
     return env;
+  }
+
+  // fetch with a readable body, streaming text decoding and a way to abort: the
+  // SSE transport reads its stream through it where all three exist.
+  function fetchStreams(env) {
+    return !!(env.fetch && env.ReadableStream && env.TextDecoder && env.AbortController);
   }
 
   function corsXhr(env) {
@@ -702,10 +711,13 @@
     if (field === 'event') { this.event = value; } else if (field === 'data') { this.data.push(value); } else if (field === 'id') { this.id = value; }
   };
 
-  // SSE over XHR streaming instead of EventSource: EventSource hides comment
-  // heartbeats (needed for liveness) and reconnects on its own schedule.
+  // SSE read by hand instead of through EventSource: EventSource hides comment
+  // heartbeats (needed for liveness) and reconnects on its own schedule. The stream
+  // is read with fetch where the browser streams response bodies (each chunk as it
+  // arrives), else with XHR streaming (responseText as it grows; some browsers fire
+  // progress only every 50 ms, and the text must be dropped by reopening).
   function sseTransport(ctx) {
-    var sink = ctx.sink, xhr = new ctx.env.XMLHttpRequest(), seen = 0, done = false, recycled = false;
+    var sink = ctx.sink;
     var url = ctx.url + '/sse' + joinQuery([channelParams(ctx.channels),
       ctx.cursor != null ? 'since=' + enc(ctx.cursor) : '', 'padding=1', tokenParam(ctx.token)]);
     var parser = new SseParser(function (event, data, id) {
@@ -725,6 +737,46 @@
         sink.alive(false);
       }
     }, function () { sink.alive(false); });
+    var ended = { code: 'sse_ended', message: 'event stream ended' };
+    return fetchStreams(ctx.env) ? sseByFetch(ctx, url, parser, ended) : sseByXhr(ctx, url, parser, ended);
+  }
+  sseTransport.isSupported = function (env) { return fetchStreams(env) || corsXhr(env); };
+
+  function sseByFetch(ctx, url, parser, ended) {
+    var env = ctx.env, sink = ctx.sink, abort = new env.AbortController(), done = false;
+    function finish(why) {
+      if (done) { return; }
+      done = true;
+      sink.closed(why);
+    }
+    function failed() { finish(httpError(0, null)); }
+    env.fetch(url, { signal: abort.signal, cache: 'no-store' }).then(function (res) {
+      if (done) { return; }
+      if (res.status !== 200) {
+        res.text().then(function (body) { finish(httpError(res.status, parseJSON(body))); }, function () { finish(httpError(res.status, null)); });
+        return;
+      }
+      var reader = res.body.getReader(), decoder = new env.TextDecoder();
+      function next() {
+        reader.read().then(function (chunk) {
+          if (done) { return; }
+          if (chunk.done) { finish(ended); return; }
+          parser.push(decoder.decode(chunk.value, { stream: true }));
+          next();
+        }, failed);
+      }
+      next();
+    }, failed);
+    return {
+      close: function () {
+        done = true;
+        try { abort.abort(); } catch (e) { /* finished */ }
+      }
+    };
+  }
+
+  function sseByXhr(ctx, url, parser, ended) {
+    var sink = ctx.sink, xhr = new ctx.env.XMLHttpRequest(), seen = 0, done = false, recycled = false;
     function read() {
       if (done || xhr.readyState < 3) { return; }
       var text;
@@ -742,7 +794,7 @@
       read();
       if (xhr.readyState === 4 && !done) {
         done = true;
-        sink.closed(xhr.status === 200 ? { code: 'sse_ended', message: 'event stream ended' } : httpError(xhr.status, parseJSON(xhr.responseText)));
+        sink.closed(xhr.status === 200 ? ended : httpError(xhr.status, parseJSON(xhr.responseText)));
       }
     };
     try { xhr.onprogress = read; } catch (e) { /* readystatechange still fires */ }
@@ -756,7 +808,6 @@
       }
     };
   }
-  sseTransport.isSupported = function (env) { return corsXhr(env); };
 
   // Herald's error bodies are {"error": {code, message}}; a flat
   // {code, message} (another server or proxy in front) is read too.

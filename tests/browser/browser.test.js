@@ -106,6 +106,22 @@ scenario('nginx without Upgrade headers: the handshake fails and SSE takes over 
   await publishRange(herald.url, 'no-upgrade', 1, 60);
   await client.waitForMessages(60, 5000);
   await expectExactly(client, 60, ['sse']);
+  const streams = client.requests.filter((r) => pathOf(r.url) === '/sse');
+  assert.ok(streams.length >= 1 && streams.every((r) => r.type === 'fetch'), `the stream was read with fetch: ${JSON.stringify(streams)}`);
+});
+
+scenario('a browser without streamed fetch bodies reads SSE through XHR streaming', async (track) => {
+  const herald = track(await startHerald({ heartbeat: 1000 }));
+  const client = track(await openClient(browser, pages, {
+    base: herald.url, channel: 'sse-xhr', options: { transports: ['sse'] }, initScript: 'delete window.ReadableStream;',
+  }));
+  await client.waitForTransport('sse', 6000);
+  await publishRange(herald.url, 'sse-xhr', 1, 30);
+  await publishRange(herald.url, 'sse-xhr', 31, 40, 30);
+  await client.waitForMessages(40, 5000);
+  await expectExactly(client, 40, ['sse']);
+  const streams = client.requests.filter((r) => pathOf(r.url) === '/sse');
+  assert.ok(streams.length >= 1 && streams.every((r) => r.type === 'xhr'), `the stream was read with XHR: ${JSON.stringify(streams)}`);
 });
 
 // ---- 3. buffering proxy ----
@@ -142,12 +158,14 @@ const NO_XHR_STREAMING = `(function () {
   } });
 }());`;
 const NO_XHR = 'delete window.XMLHttpRequest;';
+// Browsers that old have no fetch either.
+const NO_FETCH = 'delete window.fetch;';
 
 scenario('old browser (no WebSocket, no EventSource, no XHR streaming): XHR long-poll', async (track) => {
   const herald = track(await startHerald({ heartbeat: 1000 }));
   const client = track(await openClient(browser, pages, {
     base: herald.url, channel: 'old-xhr', options: { probeTimeout: 2000 },
-    initScript: NO_WEBSOCKET_NO_EVENTSOURCE + NO_XHR_STREAMING,
+    initScript: NO_WEBSOCKET_NO_EVENTSOURCE + NO_FETCH + NO_XHR_STREAMING,
   }));
   await client.waitForTransport('longpoll', 10000);
   const summary = await client.summary();
@@ -163,7 +181,7 @@ scenario('old browser (no WebSocket, no EventSource, no XHR streaming): XHR long
 });
 
 for (const variant of [
-  { name: 'no XMLHttpRequest either', channel: 'jsonp-noxhr', options: {}, initScript: NO_WEBSOCKET_NO_EVENTSOURCE + NO_XHR },
+  { name: 'no XMLHttpRequest either', channel: 'jsonp-noxhr', options: {}, initScript: NO_WEBSOCKET_NO_EVENTSOURCE + NO_FETCH + NO_XHR },
   { name: 'option jsonp: true', channel: 'jsonp-option', options: { jsonp: true, transports: ['longpoll'] }, initScript: null },
 ]) {
   scenario(`JSONP long-poll (${variant.name}) receives everything`, async (track) => {

@@ -108,6 +108,67 @@ test('SSE over XHR streaming: URL, padding, split chunks, CRLF, heartbeats, end 
   assert.strictEqual(FakeXHR.instances[1].url, 'http://h.test/sse?channel=scores%3Am1&channel=b&since=e1-6&padding=1');
 });
 
+// Node has ReadableStream, TextDecoder and AbortController, as browsers do where
+// fetch bodies stream; the fake fetch hands the client a body the test writes to.
+const flush = async () => { for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); };
+function streamingFetch() {
+  const f = { url: null, init: null, write: null, end: null };
+  f.fetch = async (url, init) => {
+    f.url = url;
+    f.init = init;
+    return { status: 200, body: new ReadableStream({ start(c) { f.write = (b) => c.enqueue(b); f.end = () => c.close(); } }) };
+  };
+  return f;
+}
+const streamEnv = (fetch) => ({ fetch, ReadableStream, TextDecoder, AbortController, XMLHttpRequest: FakeXHR });
+
+test('SSE through fetch where bodies stream: chunks split inside a character, end of stream, abort', async () => {
+  const f = streamingFetch();
+  const { h, clock, events, got, collect } = client('http://h.test', { transports: ['sse'] }, streamEnv(f.fetch));
+  const sub = h.subscribe('a', collect, { since: 'e1-1' });
+  clock.tick(0);
+  await flush();
+  assert.strictEqual(FakeXHR.instances.length, 0, 'no XHR where fetch streams');
+  assert.strictEqual(f.url, 'http://h.test/sse?channel=a&since=e1-1&padding=1');
+  assert.strictEqual(f.init.cache, 'no-store');
+  const bytes = Buffer.from('event: subscribed\ndata: {"channels":["a"],"cursor":"e1-1"}\n\n' +
+    'id: e1-2\nevent: message\ndata: {"channel":"a","id":"e1-2","ts":1,"data":"é€"}\n\n');
+  const cut = bytes.indexOf(Buffer.from('€')) + 1;   // inside the three bytes of '€'
+  f.write(new Uint8Array(bytes.subarray(0, cut)));
+  await flush();
+  assert.strictEqual(h.state(), 'connected');
+  assert.strictEqual(got.length, 0);
+  f.write(new Uint8Array(bytes.subarray(cut)));
+  await flush();
+  assert.deepStrictEqual(got.map((m) => m.data), ['é€']);
+  f.end();
+  await flush();
+  assert.strictEqual(events.error[0].code, 'sse_ended');
+  assert.strictEqual(h.state(), 'disconnected');
+
+  clock.tick(clock.pending()[0]);                   // reconnects from the cursor, then is dropped
+  await flush();
+  assert.strictEqual(f.url, 'http://h.test/sse?channel=a&since=e1-2&padding=1');
+  const signal = f.init.signal;
+  assert.strictEqual(signal.aborted, false);
+  sub.unsubscribe();
+  clock.tick(0);
+  await flush();
+  assert.strictEqual(signal.aborted, true, 'the request is aborted when the transport closes');
+});
+
+test('SSE through fetch: an HTTP error is reported with the server\'s message', async () => {
+  const fetch = async () => ({ status: 401, text: async () => '{"error":{"code":"token_required","message":"channel a needs a token"}}' });
+  const { h, clock, events } = client('http://h.test', { transports: ['sse'] }, streamEnv(fetch));
+  h.subscribe('a', () => {});
+  clock.tick(0);
+  await flush();
+  assert.strictEqual(events.error[0].code, 'http_401');
+  assert.strictEqual(events.error[0].server, 'token_required');
+  assert.strictEqual(events.error[0].message, 'channel a needs a token');
+  assert.strictEqual(h.state(), 'disconnected');
+});
+
 test('SSE: an HTTP error is reported with the server\'s message', () => {
   const { h, clock, events } = client('http://h.test', { transports: ['sse'], token: 'x' }, { XMLHttpRequest: FakeXHR });
   h.subscribe('a', () => {});
