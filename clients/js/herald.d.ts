@@ -136,6 +136,10 @@ export interface HeraldEnv {
   document?: unknown;
   window?: Record<string, unknown> | null;
   fetch?: unknown;
+  /** With fetch, TextDecoder and AbortController: SSE is read from fetch's streamed body. */
+  ReadableStream?: unknown;
+  TextDecoder?: unknown;
+  AbortController?: unknown;
   sessionStorage?: { getItem(key: string): string | null; setItem(key: string, value: string): void } | null;
 }
 
