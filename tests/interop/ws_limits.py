@@ -4,22 +4,10 @@ Run by tests/with_herald.sh with --client-publish chat --client-publish-rate 5
 --max-connections-per-ip 4."""
 import asyncio
 import json
-import os
-import sys
-import urllib.error
-import urllib.request
 
 import websockets
 
-BASE = os.environ["HERALD_URL"]
-WS = BASE.replace("http://", "ws://")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+from interop_support import WS, check, finish
 
 
 async def replies(ws, n):
@@ -67,5 +55,4 @@ async def main():
 
 
 asyncio.run(main())
-print("websocket limits: %d failures" % len(failures))
-sys.exit(1 if failures else 0)
+finish("websocket limits")

@@ -7,29 +7,14 @@ import base64
 import json
 import os
 import socket
-import sys
 import time
-import urllib.request
 
 import websockets
 
-BASE = os.environ["HERALD_URL"]
+from interop_support import BASE, WS, check, finish, publish
+
 HOST, PORT = BASE.replace("http://", "").split(":")
 PONG_TIMEOUT = 0.7
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def publish(channel, data):
-    req = urllib.request.Request(BASE + "/api/publish", json.dumps({"channel": channel, "data": data}).encode(),
-                                 {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
 
 
 def read_frame(sock):
@@ -90,13 +75,13 @@ def silent_peer():
 
 async def answering_client():
     """Answers pings (websockets does it by itself) and is kept well past the timeout."""
-    async with websockets.connect(BASE.replace("http://", "ws://") + "/ws?channel=live", ping_interval=None) as ws:
+    async with websockets.connect(WS + "/ws?channel=live", ping_interval=None) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 5))
         check(first.get("op") == "subscribed", "subscribed (%s)" % first)
         await asyncio.sleep(PONG_TIMEOUT * 5)
         sent = publish("live", "still here")
         got = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        check(got.get("op") == "message" and got.get("id") == sent["id"], "answering client still delivered to")
+        check(got.get("op") == "message" and got.get("id") == sent, "answering client still delivered to")
 
 
 async def main():
@@ -106,5 +91,4 @@ async def main():
 
 
 asyncio.run(main())
-print("websocket liveness: %d failures" % len(failures))
-sys.exit(1 if failures else 0)
+finish("websocket liveness")

@@ -3,29 +3,12 @@ plus the same messages over SSE and long-poll: the envelopes must be identical.
 Run with HERALD_URL set (tests/with_herald.sh does it)."""
 import asyncio
 import json
-import os
-import sys
 import threading
 import urllib.request
 
 import websockets
 
-BASE = os.environ["HERALD_URL"]
-WS = BASE.replace("http://", "ws://")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def publish(channel, data):
-    req = urllib.request.Request(BASE + "/api/publish", data=json.dumps({"channel": channel, "data": data}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.load(r)["id"]
+from interop_support import BASE, WS, check, finish, publish
 
 
 async def next_op(ws, op, timeout=5):
@@ -112,5 +95,4 @@ async def main():
 
 
 asyncio.run(main())
-print("python websockets interop: %d failures" % len(failures))
-sys.exit(1 if failures else 0)
+finish("python websockets interop")

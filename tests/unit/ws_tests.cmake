@@ -3,11 +3,7 @@
 # any scratch project that defines herald_ws_codec first.
 include_guard(GLOBAL)
 
-if(NOT TARGET herald_catch_main)
-  find_package(Catch2 REQUIRED)
-  add_library(herald_catch_main OBJECT ${CMAKE_CURRENT_LIST_DIR}/core_main.cpp)
-  target_link_libraries(herald_catch_main PUBLIC Catch2::Catch2)
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/catch_main.cmake)
 
 add_executable(herald_ws_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/ws_codec_test.cpp
